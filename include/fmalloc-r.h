@@ -1,0 +1,271 @@
+/* fmalloc-r.h: public interface of libfmalloc-r, a memory allocator whose
+   heap lives in a memory-mapped file.
+
+   Copyright (C) 2026 The libfmalloc-r authors.
+   This file is part of libfmalloc-r, free software under the GNU Lesser
+   General Public License, version 2.1 or (at your option) any later version.
+
+   A heap file holds allocations addressed by file offset, never by process
+   address, so it can be mapped anywhere, copied, moved and reopened.  In a
+   persistent heap an allocation becomes durable when it is committed as a
+   record of the catalog; everything not committed is reclaimed at close and
+   at recovery.  A scratch heap is an anonymous file that nothing outlives.
+
+   Conventions: functions return 0 (FMR_OK) on success or a negative FMR_E*
+   code; fmr_strerror() describes a code and fmr_errmsg() gives the details
+   of the calling thread's last failure.  Every function is thread-safe; each
+   heap has its own lock and no lock is shared between heaps.
+
+   Caveats:
+   - Writes into a payload are the caller's and are not atomic: a crash in
+     the middle of writing leaves a partly written payload.  Only the
+     catalog record (type, length, name, metadata, extent) is atomic.
+   - A commit survives kill -9 at once; it survives power loss once
+     fmr_sync() has returned (or at once with FMR_COMMIT_SYNC).
+   - Do not use a heap in both processes after fork(): the child inherits the
+     writer lock and the mapping.  Open the file anew in the child instead.
+   - A reader (FMR_OPEN_READONLY) sees records committed when it opened or
+     last refreshed.  If the writer frees a record the reader still uses,
+     the reader keeps seeing the old bytes until the space is reused, and
+     then sees whatever the writer writes there; it never faults.  */
+
+#ifndef FMALLOC_R_H
+#define FMALLOC_R_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmalloc-r-version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FMR_BUILDING_LIBRARY) && defined(__GNUC__)
+#define FMR_EXPORT __attribute__((visibility("default")))
+#else
+#define FMR_EXPORT
+#endif
+
+/* Error codes.  Zero is success; every failure is negative. */
+enum fmr_error {
+  FMR_OK = 0,
+  FMR_EINVAL = -1,        /* invalid argument */
+  FMR_ENOMEM = -2,        /* out of process memory */
+  FMR_EIO = -3,           /* system call failed; see fmr_errmsg() */
+  FMR_ENOSPC = -4,        /* disk full or file size limit reached */
+  FMR_EFULL = -5,         /* heap reached its maximum size */
+  FMR_ELOCKED = -6,       /* another process holds the writer lock */
+  FMR_EEMPTY = -7,        /* file is empty (zero length) */
+  FMR_ENOTHEAP = -8,      /* file is not a libfmalloc-r heap (bad magic) */
+  FMR_EVERSION = -9,      /* unsupported format version */
+  FMR_EFEATURE = -10,     /* file uses features this library lacks */
+  FMR_EBYTEORDER = -11,   /* file written on a machine of other byte order */
+  FMR_EPAGESIZE = -12,    /* unsupported page size recorded in the file */
+  FMR_ETRUNCATED = -13,   /* file shorter than its header records */
+  FMR_ECHECKSUM = -14,    /* checksum mismatch (meta pages or a record) */
+  FMR_ECORRUPT = -15,     /* inconsistent structure in the file */
+  FMR_ENOTFOUND = -16,    /* no such record */
+  FMR_EEXIST = -17,       /* name already used by another record */
+  FMR_EREADONLY = -18,    /* heap is open read-only */
+  FMR_ESCRATCH = -19,     /* operation needs a persistent heap */
+  FMR_EBUSY = -20,        /* file already open here in an incompatible way */
+  FMR_ESTALE = -21,       /* record generation does not match */
+  FMR_ENAMETOOLONG = -22, /* record name longer than FMR_NAME_MAX */
+  FMR_ENOENT = -23,       /* file does not exist */
+  FMR_EACCES = -24,       /* permission denied */
+  FMR_ECOMMITTED = -25,   /* block belongs to a committed record */
+  FMR_ENOTOWNED = -26,    /* pointer is not a live block of this heap */
+  FMR_ETOOBIG = -27       /* size does not fit in the address space */
+};
+
+/* Heap modes. */
+enum fmr_mode {
+  FMR_MODE_PERSISTENT = 0, /* catalog, durable records */
+  FMR_MODE_SCRATCH = 1     /* anonymous file, nothing survives */
+};
+
+/* Open flags (fmr_options.flags). */
+#define FMR_OPEN_CREATE 0x1u   /* create the file if missing or empty */
+#define FMR_OPEN_READONLY 0x2u /* map read-only; no lock, no writes */
+#define FMR_OPEN_RECOVER 0x4u  /* drop damaged records instead of failing */
+
+/* Record states. */
+enum fmr_record_state {
+  FMR_RECORD_COMMITTED = 1,
+  FMR_RECORD_TOMBSTONE = 2
+};
+
+/* Commit flags. */
+#define FMR_COMMIT_SYNC 0x1u /* durable against power loss on return */
+
+#define FMR_NAME_MAX 255          /* longest record name, in bytes */
+#define FMR_META_MAX (1u << 30)   /* largest metadata blob, in bytes */
+#define FMR_ALIGNMENT 64          /* alignment of every payload */
+#define FMR_UUID_SIZE 16
+
+typedef struct fmr_heap fmr_heap;
+
+/* Options for fmr_open().  Always initialize with fmr_options_init(),
+   which sets struct_size so that later versions can add fields. */
+typedef struct fmr_options {
+  size_t struct_size;    /* set by fmr_options_init() */
+  int mode;              /* enum fmr_mode; default FMR_MODE_PERSISTENT */
+  unsigned flags;        /* FMR_OPEN_* */
+  uint64_t initial_size; /* bytes for a new file; 0 means 1 MiB */
+  uint64_t max_size;     /* address space reserved; 0 means 1 TiB */
+  unsigned file_mode;    /* permissions of a new file before umask;
+                            default 0666 */
+} fmr_options;
+
+/* A catalog record as seen by the caller. */
+typedef struct fmr_record {
+  uint64_t id;             /* stable, never reused in this file */
+  uint64_t generation;     /* increases on every update of the record */
+  int state;               /* enum fmr_record_state */
+  uint32_t type;           /* caller's opaque type tag */
+  uint64_t length;         /* caller's opaque length */
+  uint64_t payload_offset; /* file offset of the payload; 0 if none */
+  uint64_t payload_bytes;  /* bytes reserved for the payload */
+  void *payload;           /* payload in this process, or NULL */
+  char name[FMR_NAME_MAX + 1]; /* NUL-terminated; "" if unnamed */
+  const void *meta;        /* metadata in the mapping; valid until the
+                              record changes or the heap closes */
+  size_t meta_len;
+} fmr_record;
+
+/* Heap statistics. */
+typedef struct fmr_stats {
+  uint32_t format_version;
+  int mode;                  /* enum fmr_mode */
+  int readonly;              /* 1 if opened read-only */
+  int recovered;             /* 1 if the last close was unclean */
+  uint8_t uuid[FMR_UUID_SIZE];
+  uint64_t file_size;        /* bytes of the file */
+  uint64_t max_size;         /* largest size the heap may grow to */
+  uint64_t heap_bytes;       /* bytes managed by the allocator */
+  uint64_t used_bytes;       /* bytes in live blocks (including catalog) */
+  uint64_t free_bytes;       /* bytes free */
+  uint64_t largest_free;     /* largest free extent */
+  uint64_t free_extents;     /* number of free extents */
+  uint64_t blocks;           /* live blocks (allocations) */
+  uint64_t records_committed;
+  uint64_t records_tombstone;
+  uint64_t records_damaged;  /* skipped or dropped: bad checksum */
+  uint64_t record_bytes;     /* payload bytes of committed records */
+  uint64_t tombstone_bytes;  /* payload bytes held by tombstones */
+  uint64_t catalog_bytes;    /* bytes of catalog segments */
+  uint64_t catalog_slots;    /* record slots in the catalog */
+  uint64_t pending_free_bytes; /* freed, reusable after the next sync */
+  uint64_t refcount;         /* opens of this heap in this process */
+} fmr_stats;
+
+typedef int (*fmr_record_fn)(const fmr_record *record, void *arg);
+typedef void (*fmr_report_fn)(const char *problem, void *arg);
+
+/* --- library ------------------------------------------------------ */
+
+/* Version of the library at run time, e.g. "0.1.0". */
+FMR_EXPORT const char *fmr_version(void);
+/* Static description of an error code (with advice where useful). */
+FMR_EXPORT const char *fmr_strerror(int code);
+/* Details of the calling thread's last failure ("" if none). */
+FMR_EXPORT const char *fmr_errmsg(void);
+
+/* --- heaps -------------------------------------------------------- */
+
+FMR_EXPORT void fmr_options_init(fmr_options *options);
+
+/* Open or create the heap file PATH.  OPTIONS may be NULL for defaults
+   (persistent, no create).  In scratch mode PATH names a directory, or a
+   file whose directory is used; the heap file there has no name.  Opening
+   a file this process already holds returns the same heap with its
+   reference count raised.  Errors: FMR_EINVAL, FMR_ENOENT, FMR_EACCES,
+   FMR_EEMPTY, FMR_ENOTHEAP, FMR_EVERSION, FMR_EFEATURE, FMR_EBYTEORDER,
+   FMR_EPAGESIZE, FMR_ETRUNCATED, FMR_ECHECKSUM, FMR_ECORRUPT, FMR_ELOCKED,
+   FMR_EBUSY, FMR_ENOSPC, FMR_EIO, FMR_ENOMEM. */
+FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
+                        fmr_heap **heap_out);
+/* Drop one reference; the last one syncs, marks the file clean, unmaps
+   and closes it.  Uncommitted blocks are reclaimed. */
+FMR_EXPORT int fmr_close(fmr_heap *heap);
+/* Make every committed record durable against power loss. */
+FMR_EXPORT int fmr_sync(fmr_heap *heap);
+/* Reader: pick up the writer's growth and new records. */
+FMR_EXPORT int fmr_refresh(fmr_heap *heap);
+FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *stats);
+/* Full consistency check of the file against the in-memory state.
+   REPORT (may be NULL) is called once per problem.  Returns 0, or
+   FMR_ECORRUPT if any problem was found. */
+FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg);
+FMR_EXPORT const char *fmr_path(const fmr_heap *heap);
+FMR_EXPORT int fmr_mode_of(const fmr_heap *heap);
+FMR_EXPORT int fmr_is_readonly(const fmr_heap *heap);
+
+/* --- blocks ------------------------------------------------------- */
+
+/* Allocate SIZE bytes (SIZE 0 gives a minimal block), 64-byte aligned.
+   The file grows as needed; disk space is reserved before use, so a full
+   disk is FMR_ENOSPC, never a fault.  Errors: FMR_EINVAL, FMR_EREADONLY,
+   FMR_EFULL, FMR_ENOSPC, FMR_ETOOBIG, FMR_ENOMEM, FMR_EIO. */
+FMR_EXPORT int fmr_malloc(fmr_heap *heap, size_t size, void **ptr_out);
+FMR_EXPORT int fmr_calloc(fmr_heap *heap, size_t nmemb, size_t size,
+                          void **ptr_out);
+/* Like realloc(3); PTR NULL allocates.  On failure *PTR_OUT is unchanged
+   and PTR stays valid.  A committed payload cannot be reallocated. */
+FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
+                           void **ptr_out);
+/* Free a block that is not a committed payload (FMR_ECOMMITTED: free the
+   record instead).  NULL is accepted. */
+FMR_EXPORT int fmr_free(fmr_heap *heap, void *ptr);
+/* Bytes usable in the block at PTR, or 0 if PTR is not a live block. */
+FMR_EXPORT size_t fmr_usable_size(fmr_heap *heap, const void *ptr);
+/* Translate between this process's addresses and file offsets.  An
+   address outside the heap gives 0; an offset outside gives NULL. */
+FMR_EXPORT uint64_t fmr_ptr_to_offset(const fmr_heap *heap, const void *ptr);
+FMR_EXPORT void *fmr_offset_to_ptr(const fmr_heap *heap, uint64_t offset);
+
+/* --- catalog (persistent heaps) ------------------------------------ */
+
+/* Commit the block PAYLOAD (from fmr_malloc, or NULL for none) as a new
+   record with caller's TYPE and LENGTH, an optional unique NAME (NULL or
+   "" for none) and optional metadata bytes.  The payload then belongs to
+   the record.  Errors: FMR_ESCRATCH, FMR_EREADONLY, FMR_ENOTOWNED,
+   FMR_ECOMMITTED, FMR_EEXIST, FMR_ENAMETOOLONG, FMR_EINVAL, space errors. */
+FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
+                          uint64_t length, const char *name,
+                          const void *meta, size_t meta_len, unsigned flags,
+                          uint64_t *id_out);
+FMR_EXPORT int fmr_record_get(fmr_heap *heap, uint64_t id,
+                              fmr_record *record_out);
+FMR_EXPORT int fmr_record_find(fmr_heap *heap, const char *name,
+                               fmr_record *record_out);
+/* Replace type, length and metadata of a record atomically; its
+   generation increases.  META NULL with META_LEN 0 clears it. */
+FMR_EXPORT int fmr_record_update(fmr_heap *heap, uint64_t id, uint32_t type,
+                                 uint64_t length, const void *meta,
+                                 size_t meta_len);
+/* Give a record a new name (NULL or "" removes it), atomically. */
+FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
+                                 const char *name);
+/* Mark a record deleted but keep its payload (readers may still use it);
+   its name is released.  fmr_reclaim() frees tombstones. */
+FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id);
+/* Delete a record and free its payload. */
+FMR_EXPORT int fmr_record_free(fmr_heap *heap, uint64_t id);
+/* Free every tombstone; *COUNT_OUT (may be NULL) gets how many. */
+FMR_EXPORT int fmr_reclaim(fmr_heap *heap, uint64_t *count_out);
+/* Call FN for every committed and tombstoned record in id order until it
+   returns non-zero, which is then returned.  The heap is not locked while
+   FN runs, so FN may use HEAP, even change its catalog; a record deleted
+   before its turn is skipped. */
+FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
+                                  void *arg);
+/* The 16-byte identity of the file, fixed at creation. */
+FMR_EXPORT int fmr_uuid(const fmr_heap *heap, uint8_t uuid_out[FMR_UUID_SIZE]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMALLOC_R_H */

@@ -1,0 +1,1001 @@
+/* catalog.c: the durable catalog of named allocations.
+
+   The catalog is the single root of truth of a persistent heap: a chain of
+   segments of 128-byte record slots (see fmr-internal.h).  A record is
+   published by one 8-byte store of its state after every other field and
+   its checksum are written, so each slot is at every instant either empty
+   or a complete record.  Updates never change a published slot: a new slot
+   with the same id and the next generation is published, then the old one
+   emptied; a crash between the two leaves two slots with one id, and the
+   open that follows keeps the higher generation.
+
+   At open the catalog is scanned once: it rebuilds the indexes by id and
+   by name and, for a writer, the allocator's free space (every byte not
+   held by a segment, a payload or an aux block is free).
+
+   Copyright (C) 2026 The libfmalloc-r authors.
+   This file is part of libfmalloc-r, free software under the GNU Lesser
+   General Public License, version 2.1 or (at your option) any later version.
+ */
+
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "fmr-internal.h"
+
+#define SLOT_SIZE sizeof(struct fmr_disk_record)
+#define SEGMENT_HEADER sizeof(struct fmr_disk_segment)
+
+static inline struct fmr_disk_record *slot_at(const struct fmr_heap *heap,
+                                              uint64_t offset)
+{
+  return (struct fmr_disk_record *)fmr_at(heap, offset);
+}
+
+static inline uint64_t load_state(const struct fmr_disk_record *r)
+{
+  return __atomic_load_n(&r->rec_state, __ATOMIC_ACQUIRE);
+}
+
+/* The publishing store: every field written before it is visible to any
+   process that sees the new state. */
+static inline void store_state(struct fmr_disk_record *r, uint64_t state)
+{
+  __atomic_store_n(&r->rec_state, state, __ATOMIC_RELEASE);
+}
+
+uint32_t fmr_record_checksum(const struct fmr_disk_record *r)
+{
+  return fmr_crc32c(0, &r->rec_id,
+                    offsetof(struct fmr_disk_record, rec_checksum) -
+                        offsetof(struct fmr_disk_record, rec_id));
+}
+
+uint32_t fmr_segment_checksum(const struct fmr_disk_segment *s)
+{
+  return fmr_crc32c(0, s, offsetof(struct fmr_disk_segment, seg_checksum));
+}
+
+/* Is [OFFSET, OFFSET + BYTES) a possible block of a heap of SIZE bytes?
+   (0, 0) stands for "none". */
+static bool extent_ok(uint64_t offset, uint64_t bytes, uint64_t size)
+{
+  if (offset == 0)
+    return bytes == 0;
+  return offset % FMR_GRANULE == 0 && bytes % FMR_GRANULE == 0 &&
+         bytes > 0 && offset >= FMR_HEAP_START && offset < size &&
+         bytes <= size - offset;
+}
+
+int fmr_record_validate(const struct fmr_heap *heap,
+                        const struct fmr_disk_record *r)
+{
+  uint64_t state = load_state(r);
+  if (state != FMR_SLOT_COMMITTED && state != FMR_SLOT_TOMBSTONE)
+    return FMR_ECORRUPT;
+  if (r->rec_checksum != fmr_record_checksum(r))
+    return FMR_ECHECKSUM;
+  if (r->rec_id == 0 || r->rec_generation == 0 ||
+      !extent_ok(r->rec_payload_offset, r->rec_payload_bytes,
+                 heap->mapped) ||
+      !extent_ok(r->rec_aux_offset, r->rec_aux_bytes, heap->mapped) ||
+      r->rec_name_len > FMR_NAME_MAX || r->rec_meta_len > FMR_META_MAX ||
+      (uint64_t)r->rec_name_len + r->rec_meta_len > r->rec_aux_bytes ||
+      (r->rec_aux_offset == 0 && r->rec_name_len + r->rec_meta_len != 0))
+    return FMR_ECORRUPT;
+  if (r->rec_aux_offset != 0 &&
+      fmr_crc32c(0, fmr_at(heap, r->rec_aux_offset),
+                 (size_t)r->rec_name_len + r->rec_meta_len) !=
+          r->rec_aux_checksum)
+    return FMR_ECHECKSUM;
+  return FMR_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Name index                                                           */
+
+/* heap->by_name maps a 64-bit hash of a name to the slot of the committed
+   record with that name.  Two names with one hash (rare) are told apart by
+   probing a deterministic chain of further hash values. */
+
+uint64_t fmr_name_hash(const char *name, size_t len)
+{
+  uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)name[i];
+    h *= UINT64_C(0x100000001b3);
+  }
+  h ^= h >> 33;
+  h *= UINT64_C(0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  return h ? h : 1;
+}
+
+static inline uint64_t next_hash(uint64_t h)
+{
+  h = h * UINT64_C(0x9E3779B97F4A7C15) + UINT64_C(0x632BE59BD9B4E019);
+  return h ? h : 1;
+}
+
+static bool slot_has_name(const struct fmr_heap *heap, uint64_t slot,
+                          const char *name, size_t len)
+{
+  const struct fmr_disk_record *r = slot_at(heap, slot);
+  return r->rec_name_len == len && r->rec_aux_offset != 0 &&
+         memcmp(fmr_at(heap, r->rec_aux_offset), name, len) == 0;
+}
+
+static uint64_t name_lookup(const struct fmr_heap *heap, const char *name,
+                            size_t len, uint64_t *key_out)
+{
+  uint64_t h = fmr_name_hash(name, len);
+  for (size_t n = 0; n <= heap->by_name.count; n++, h = next_hash(h)) {
+    uint64_t *v = fmr_map_get(&heap->by_name, h);
+    if (v == NULL)
+      return 0;
+    if (slot_has_name(heap, *v, name, len)) {
+      if (key_out != NULL)
+        *key_out = h;
+      return *v;
+    }
+  }
+  return 0;
+}
+
+static int name_insert(struct fmr_heap *heap, const char *name, size_t len,
+                       uint64_t slot)
+{
+  uint64_t h = fmr_name_hash(name, len);
+  while (fmr_map_get(&heap->by_name, h) != NULL)
+    h = next_hash(h);
+  return fmr_map_put(&heap->by_name, h, slot);
+}
+
+static void name_remove(struct fmr_heap *heap, const char *name, size_t len)
+{
+  uint64_t key;
+  if (len == 0 || name_lookup(heap, name, len, &key) == 0)
+    return;
+  fmr_map_remove(&heap->by_name, key, NULL);
+  /* Entries further along the chain may have been placed past KEY only
+     because it was taken: insert them again so lookups still reach them. */
+  size_t limit = heap->by_name.count;
+  for (uint64_t h = next_hash(key); limit-- > 0; h = next_hash(h)) {
+    uint64_t slot;
+    if (!fmr_map_remove(&heap->by_name, h, &slot))
+      break;
+    const struct fmr_disk_record *r = slot_at(heap, slot);
+    name_insert(heap, (const char *)fmr_at(heap, r->rec_aux_offset),
+                r->rec_name_len, slot);
+  }
+}
+
+static const char *record_name(const struct fmr_heap *heap,
+                               const struct fmr_disk_record *r)
+{
+  return r->rec_aux_offset ? (const char *)fmr_at(heap, r->rec_aux_offset)
+                           : "";
+}
+
+/* ------------------------------------------------------------------ */
+/* Segments and slots                                                   */
+
+void fmr_catalog_reset(struct fmr_heap *heap)
+{
+  fmr_map_destroy(&heap->by_id);
+  fmr_map_destroy(&heap->by_name);
+  fmr_vec_destroy(&heap->free_slots);
+  fmr_vec_destroy(&heap->segments);
+  heap->catalog_tail = 0;
+  heap->catalog_bytes = heap->catalog_slots = 0;
+  heap->catalog_last_slots = 0;
+  heap->records_committed = heap->records_tombstone = 0;
+  heap->records_damaged = 0;
+  heap->record_bytes = heap->tombstone_bytes = heap->aux_bytes = 0;
+}
+
+/* Room in heap->free_slots for every slot of the catalog plus SLOTS more,
+   and in heap->segments for one more segment, so that emptying a slot or
+   adding a segment never needs memory. */
+static int reserve_slots(struct fmr_heap *heap, uint64_t slots)
+{
+  size_t want = (size_t)(heap->catalog_slots + slots);
+  if (heap->free_slots.capacity < want) {
+    uint64_t *items = realloc(heap->free_slots.items, want * sizeof *items);
+    if (items == NULL)
+      return FMR_ENOMEM;
+    heap->free_slots.items = items;
+    heap->free_slots.capacity = want;
+  }
+  if (fmr_vec_push(&heap->segments, 0) != FMR_OK)
+    return FMR_ENOMEM;
+  heap->segments.count--;
+  return FMR_OK;
+}
+
+static int add_segment(struct fmr_heap *heap, uint64_t slots)
+{
+  uint64_t bytes = SEGMENT_HEADER + slots * SLOT_SIZE;
+  uint64_t offset;
+  int rc;
+
+  if (reserve_slots(heap, slots) != FMR_OK)
+    return fmr_fail(FMR_ENOMEM, "out of memory growing the catalog");
+  rc = fmr_block_alloc(heap, bytes, FMR_BLOCK_SYSTEM, &offset);
+  if (rc != FMR_OK)
+    return rc;
+
+  struct fmr_disk_segment *seg = fmr_at(heap, offset);
+  memset(seg, 0, (size_t)bytes);
+  memcpy(seg->seg_magic, FMR_SEGMENT_MAGIC, FMR_MAGIC_SIZE);
+  seg->seg_self = offset;
+  seg->seg_slots = slots;
+  seg->seg_checksum = fmr_segment_checksum(seg);
+  /* The segment is complete before the chain points to it. */
+  if (heap->catalog_tail != 0) {
+    struct fmr_disk_segment *tail = fmr_at(heap, heap->catalog_tail);
+    __atomic_store_n(&tail->seg_next, offset, __ATOMIC_RELEASE);
+  } else {
+    heap->meta.meta_catalog_head = offset;
+  }
+  heap->catalog_tail = offset;
+  heap->catalog_last_slots = slots;
+  heap->catalog_bytes += bytes;
+  heap->catalog_slots += slots;
+  heap->segments.items[heap->segments.count++] = offset;
+  for (uint64_t i = slots; i-- > 0;)
+    heap->free_slots.items[heap->free_slots.count++] =
+        offset + SEGMENT_HEADER + i * SLOT_SIZE;
+  return FMR_OK;
+}
+
+int fmr_catalog_create(struct fmr_heap *heap)
+{
+  return add_segment(heap, FMR_SEGMENT_FIRST_SLOTS);
+}
+
+static int take_slot(struct fmr_heap *heap, uint64_t *slot_out)
+{
+  if (heap->free_slots.count == 0) {
+    uint64_t slots = heap->catalog_last_slots * 2 + 1;
+    if (slots > FMR_SEGMENT_MAX_SLOTS)
+      slots = FMR_SEGMENT_MAX_SLOTS;
+    int rc = add_segment(heap, slots);
+    if (rc != FMR_OK)
+      return rc;
+  }
+  *slot_out = heap->free_slots.items[--heap->free_slots.count];
+  return FMR_OK;
+}
+
+/* Empty a slot.  Only the state changes: the id and checksum stay, so the
+   highest id ever issued can be found again after a crash. */
+static void release_slot(struct fmr_heap *heap, uint64_t slot)
+{
+  store_state(slot_at(heap, slot), FMR_SLOT_EMPTY);
+  /* Capacity for every slot was reserved when its segment was added. */
+  heap->free_slots.items[heap->free_slots.count++] = slot;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading                                                              */
+
+struct extent {
+  uint64_t offset, bytes; /* bytes | FMR_BLOCK_* flags */
+};
+
+static int cmp_extent(const void *a, const void *b)
+{
+  const struct extent *x = a, *y = b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int push_extent(struct extent **v, size_t *n, size_t *cap,
+                       uint64_t offset, uint64_t bytes)
+{
+  if (offset == 0)
+    return FMR_OK;
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 256;
+    struct extent *e = realloc(*v, c * sizeof *e);
+    if (e == NULL)
+      return FMR_ENOMEM;
+    *v = e;
+    *cap = c;
+  }
+  (*v)[(*n)++] = (struct extent){offset, bytes};
+  return FMR_OK;
+}
+
+/* A slot that fails validation: a reader skips it; a recovering writer
+   drops it; otherwise the open fails. */
+static int damaged_slot(struct fmr_heap *heap, uint64_t slot, int why,
+                        bool recovering)
+{
+  heap->records_damaged++;
+  if (heap->readonly)
+    return FMR_OK;
+  if (recovering) {
+    release_slot(heap, slot);
+    return FMR_OK;
+  }
+  return fmr_fail(why,
+                  "record slot at offset %llu of %s is damaged (%s); open "
+                  "with FMR_OPEN_RECOVER or run 'fmr recover' to drop it",
+                  (unsigned long long)slot, heap->path,
+                  why == FMR_ECHECKSUM ? "checksum mismatch"
+                                       : "impossible fields");
+}
+
+static int walk_segments(struct fmr_heap *heap, bool recovering)
+{
+  uint64_t offset = heap->meta.meta_catalog_head;
+  uint64_t limit = heap->mapped / sizeof(struct fmr_disk_segment);
+  int rc;
+
+  if (offset == 0)
+    return fmr_fail(FMR_ECORRUPT, "%s has no catalog", heap->path);
+  while (offset != 0) {
+    const struct fmr_disk_segment *seg = fmr_at(heap, offset);
+    if (offset % FMR_GRANULE != 0 || offset < FMR_HEAP_START ||
+        offset > heap->mapped - SEGMENT_HEADER ||
+        memcmp(seg->seg_magic, FMR_SEGMENT_MAGIC, FMR_MAGIC_SIZE) != 0 ||
+        seg->seg_self != offset ||
+        seg->seg_checksum != fmr_segment_checksum(seg) ||
+        seg->seg_slots == 0 || seg->seg_slots > FMR_SEGMENT_MAX_SLOTS ||
+        seg->seg_slots * SLOT_SIZE > heap->mapped - offset - SEGMENT_HEADER)
+      return fmr_fail(FMR_ECORRUPT,
+                      "catalog segment at offset %llu of %s is damaged",
+                      (unsigned long long)offset, heap->path);
+    if (limit-- == 0)
+      return fmr_fail(FMR_ECORRUPT, "the catalog chain of %s loops",
+                      heap->path);
+    uint64_t slots = seg->seg_slots;
+    if (reserve_slots(heap, slots) != FMR_OK)
+      return fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+    heap->segments.items[heap->segments.count++] = offset;
+    heap->catalog_bytes += SEGMENT_HEADER + slots * SLOT_SIZE;
+    heap->catalog_slots += slots;
+    heap->catalog_last_slots = slots;
+    heap->catalog_tail = offset;
+
+    for (uint64_t i = 0; i < slots; i++) {
+      uint64_t slot = offset + SEGMENT_HEADER + i * SLOT_SIZE;
+      struct fmr_disk_record *r = slot_at(heap, slot);
+      uint64_t state = load_state(r);
+      if (r->rec_checksum == fmr_record_checksum(r) &&
+          r->rec_id < UINT64_MAX / 2 && r->rec_id >= heap->next_id)
+        heap->next_id = r->rec_id + 1;
+      if (state == FMR_SLOT_EMPTY) {
+        heap->free_slots.items[heap->free_slots.count++] = slot;
+        continue;
+      }
+      int why = fmr_record_validate(heap, r);
+      if (why != FMR_OK) {
+        rc = damaged_slot(heap, slot, why, recovering);
+        if (rc != FMR_OK)
+          return rc;
+        continue;
+      }
+      uint64_t *other = fmr_map_get(&heap->by_id, r->rec_id);
+      if (other != NULL) {
+        /* Two slots with one id: a crash in the middle of an update.  The
+           higher generation is the update; the lower one goes. */
+        uint64_t loser = slot;
+        if (r->rec_generation > slot_at(heap, *other)->rec_generation) {
+          loser = *other;
+          *other = slot;
+        }
+        if (!heap->readonly)
+          release_slot(heap, loser);
+        continue;
+      }
+      if (fmr_map_put(&heap->by_id, r->rec_id, slot) != FMR_OK)
+        return fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+    }
+    offset = __atomic_load_n(&seg->seg_next, __ATOMIC_ACQUIRE);
+  }
+  return FMR_OK;
+}
+
+int fmr_catalog_load(struct fmr_heap *heap, unsigned flags)
+{
+  bool recovering = heap->recovered || (flags & FMR_OPEN_RECOVER);
+  struct extent *ext = NULL;
+  size_t n = 0, cap = 0;
+  int rc;
+
+  rc = walk_segments(heap, recovering);
+  if (rc != FMR_OK)
+    return rc;
+
+  /* Index names, count, and collect the extents in use. */
+  for (size_t i = 0; i <= heap->by_id.mask && heap->by_id.keys; i++) {
+    if (heap->by_id.keys[i] == 0)
+      continue;
+    uint64_t slot = heap->by_id.values[i];
+    const struct fmr_disk_record *r = slot_at(heap, slot);
+    if (load_state(r) == FMR_SLOT_COMMITTED) {
+      heap->records_committed++;
+      heap->record_bytes += r->rec_payload_bytes;
+      if (r->rec_name_len > 0 &&
+          name_lookup(heap, record_name(heap, r), r->rec_name_len, NULL) ==
+              0 &&
+          name_insert(heap, record_name(heap, r), r->rec_name_len, slot) !=
+              FMR_OK) {
+        rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+        goto out;
+      }
+    } else {
+      heap->records_tombstone++;
+      heap->tombstone_bytes += r->rec_payload_bytes;
+    }
+    heap->aux_bytes += r->rec_aux_bytes;
+    if (!heap->readonly &&
+        (push_extent(&ext, &n, &cap, r->rec_payload_offset,
+                     r->rec_payload_bytes | FMR_BLOCK_COMMITTED) != FMR_OK ||
+         push_extent(&ext, &n, &cap, r->rec_aux_offset,
+                     r->rec_aux_bytes | FMR_BLOCK_SYSTEM) != FMR_OK)) {
+      rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+      goto out;
+    }
+  }
+  if (heap->readonly)
+    goto out;
+
+  /* A writer rebuilds free space: whatever no segment or record holds. */
+  for (size_t i = 0; i < heap->segments.count; i++) {
+    const struct fmr_disk_segment *seg = fmr_at(heap, heap->segments.items[i]);
+    if (push_extent(&ext, &n, &cap, heap->segments.items[i],
+                    (SEGMENT_HEADER + seg->seg_slots * SLOT_SIZE) |
+                        FMR_BLOCK_SYSTEM) != FMR_OK) {
+      rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+      goto out;
+    }
+  }
+  qsort(ext, n, sizeof *ext, cmp_extent);
+  if (fmr_map_reserve(&heap->blocks, n) != FMR_OK) {
+    rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+    goto out;
+  }
+  uint64_t at = FMR_HEAP_START;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t bytes = ext[i].bytes & ~(uint64_t)FMR_BLOCK_FLAGS;
+    if (ext[i].offset < at) {
+      rc = fmr_fail(FMR_ECORRUPT,
+                    "blocks at offsets %llu and %llu of %s overlap",
+                    (unsigned long long)ext[i - 1].offset,
+                    (unsigned long long)ext[i].offset, heap->path);
+      goto out;
+    }
+    if (ext[i].offset > at &&
+        fmr_extents_insert(&heap->extents, at >> FMR_GRANULE_SHIFT,
+                           (ext[i].offset - at) >> FMR_GRANULE_SHIFT) !=
+            FMR_OK) {
+      rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+      goto out;
+    }
+    fmr_map_put(&heap->blocks, ext[i].offset, ext[i].bytes);
+    heap->used_bytes += bytes;
+    at = ext[i].offset + bytes;
+  }
+  if (at < heap->file_size &&
+      fmr_extents_insert(&heap->extents, at >> FMR_GRANULE_SHIFT,
+                         (heap->file_size - at) >> FMR_GRANULE_SHIFT) !=
+          FMR_OK)
+    rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
+out:
+  free(ext);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Records                                                              */
+
+static int catalog_writable(struct fmr_heap *heap)
+{
+  if (heap->mode != FMR_MODE_PERSISTENT)
+    return fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
+  if (heap->readonly)
+    return fmr_fail(FMR_EREADONLY, "heap %s is open read-only", heap->path);
+  return FMR_OK;
+}
+
+static int check_name(const char *name, size_t *len_out)
+{
+  size_t len = name != NULL ? strnlen(name, FMR_NAME_MAX + 1) : 0;
+  if (len > FMR_NAME_MAX)
+    return fmr_fail(FMR_ENAMETOOLONG, "record names are at most %d bytes",
+                    FMR_NAME_MAX);
+  *len_out = len;
+  return FMR_OK;
+}
+
+/* Write and publish a slot from TEMPLATE (id, generation, payload, type,
+   length) with a new aux block holding NAME and META. */
+static int write_record(struct fmr_heap *heap,
+                        const struct fmr_disk_record *template,
+                        uint64_t state, const char *name, size_t name_len,
+                        const void *meta, size_t meta_len, unsigned flags,
+                        uint64_t *slot_out)
+{
+  uint64_t aux = 0, aux_bytes = 0, slot;
+  uint32_t aux_sum = 0;
+  int rc;
+
+  if (fmr_map_reserve(&heap->by_id, 1) != FMR_OK ||
+      fmr_map_reserve(&heap->by_name, 1) != FMR_OK)
+    return fmr_fail(FMR_ENOMEM, "out of memory");
+  if (name_len + meta_len > 0) {
+    rc = fmr_block_alloc(heap, name_len + meta_len, FMR_BLOCK_SYSTEM, &aux);
+    if (rc != FMR_OK)
+      return rc;
+    aux_bytes = fmr_round_size(name_len + meta_len);
+    unsigned char *p = fmr_at(heap, aux);
+    if (name_len > 0)
+      memcpy(p, name, name_len);
+    if (meta_len > 0)
+      memcpy(p + name_len, meta, meta_len);
+    aux_sum = fmr_crc32c(0, p, name_len + meta_len);
+  }
+  rc = take_slot(heap, &slot);
+  if (rc != FMR_OK) {
+    if (aux != 0)
+      fmr_block_free(heap, aux, false);
+    return rc;
+  }
+
+  struct fmr_disk_record *r = slot_at(heap, slot);
+  struct fmr_disk_record fresh;
+  memset(&fresh, 0, sizeof fresh);
+  fresh.rec_id = template->rec_id;
+  fresh.rec_generation = template->rec_generation;
+  fresh.rec_payload_offset = template->rec_payload_offset;
+  fresh.rec_payload_bytes = template->rec_payload_bytes;
+  fresh.rec_length = template->rec_length;
+  fresh.rec_type = template->rec_type;
+  fresh.rec_aux_offset = aux;
+  fresh.rec_aux_bytes = aux_bytes;
+  fresh.rec_name_len = (uint32_t)name_len;
+  fresh.rec_meta_len = (uint32_t)meta_len;
+  fresh.rec_commit_time = (uint64_t)time(NULL);
+  fresh.rec_aux_checksum = aux_sum;
+  fresh.rec_checksum = fmr_record_checksum(&fresh);
+  /* The slot is empty; fill everything but the state word. */
+  memcpy((unsigned char *)r + sizeof r->rec_state,
+         (unsigned char *)&fresh + sizeof r->rec_state,
+         sizeof fresh - sizeof r->rec_state);
+
+  if (flags & FMR_COMMIT_SYNC) {
+    /* Payload and aux block reach the disk before the record does. */
+    if ((rc = fmr_heap_msync(heap, fresh.rec_payload_offset,
+                             fresh.rec_payload_bytes)) != FMR_OK ||
+        (rc = fmr_heap_msync(heap, aux, aux_bytes)) != FMR_OK) {
+      release_slot(heap, slot);
+      if (aux != 0)
+        fmr_block_free(heap, aux, false);
+      return rc;
+    }
+  }
+  store_state(r, state);
+  if (flags & FMR_COMMIT_SYNC)
+    fmr_heap_msync(heap, slot, SLOT_SIZE);
+  heap->aux_bytes += aux_bytes;
+  *slot_out = slot;
+  return FMR_OK;
+}
+
+FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
+                          uint64_t length, const char *name,
+                          const void *meta, size_t meta_len, unsigned flags,
+                          uint64_t *id_out)
+{
+  size_t name_len;
+  uint64_t offset = 0, bytes = 0, *block = NULL, slot;
+  int rc;
+
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_commit: heap is required");
+  if ((rc = check_name(name, &name_len)) != FMR_OK)
+    return rc;
+  if ((meta == NULL && meta_len != 0) || meta_len > FMR_META_MAX)
+    return fmr_fail(FMR_EINVAL, "fmr_commit: bad metadata (NULL with a "
+                    "length, or more than FMR_META_MAX bytes)");
+  if (flags & ~(unsigned)FMR_COMMIT_SYNC)
+    return fmr_fail(FMR_EINVAL, "fmr_commit: unknown flags 0x%x", flags);
+
+  pthread_mutex_lock(&heap->lock);
+  if ((rc = catalog_writable(heap)) != FMR_OK)
+    goto out;
+  if (payload != NULL) {
+    uintptr_t p = (uintptr_t)payload, b = (uintptr_t)heap->base;
+    if (p >= b + FMR_HEAP_START && p < b + heap->mapped) {
+      offset = (uint64_t)(p - b);
+      block = fmr_map_get(&heap->blocks, offset);
+    }
+    if (block == NULL || (*block & FMR_BLOCK_CACHED)) {
+      rc = fmr_fail(FMR_ENOTOWNED, "fmr_commit: payload %p is not a live "
+                    "block of heap %s", payload, heap->path);
+      goto out;
+    }
+    if (*block & (FMR_BLOCK_COMMITTED | FMR_BLOCK_SYSTEM)) {
+      rc = fmr_fail(FMR_ECOMMITTED, "fmr_commit: payload is already the "
+                    "payload of a record");
+      goto out;
+    }
+    bytes = *block & ~(uint64_t)FMR_BLOCK_FLAGS;
+  }
+  if (name_len > 0 && name_lookup(heap, name, name_len, NULL) != 0) {
+    rc = fmr_fail(FMR_EEXIST, "a record named \"%s\" already exists in %s",
+                  name, heap->path);
+    goto out;
+  }
+
+  struct fmr_disk_record template = {0};
+  template.rec_id = heap->next_id;
+  template.rec_generation = 1;
+  template.rec_payload_offset = offset;
+  template.rec_payload_bytes = bytes;
+  template.rec_length = length;
+  template.rec_type = type;
+  rc = write_record(heap, &template, FMR_SLOT_COMMITTED, name, name_len, meta,
+                    meta_len, flags, &slot);
+  if (rc != FMR_OK)
+    goto out;
+  heap->next_id++;
+  if (payload != NULL)
+    *fmr_map_get(&heap->blocks, offset) |= FMR_BLOCK_COMMITTED;
+  fmr_map_put(&heap->by_id, template.rec_id, slot); /* room reserved */
+  if (name_len > 0)
+    name_insert(heap, name, name_len, slot);
+  heap->records_committed++;
+  heap->record_bytes += bytes;
+  if (id_out != NULL)
+    *id_out = template.rec_id;
+out:
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+static void fill_record(const struct fmr_heap *heap, uint64_t slot,
+                        fmr_record *out)
+{
+  const struct fmr_disk_record *r = slot_at(heap, slot);
+  memset(out, 0, offsetof(fmr_record, name));
+  out->id = r->rec_id;
+  out->generation = r->rec_generation;
+  out->state = load_state(r) == FMR_SLOT_COMMITTED ? FMR_RECORD_COMMITTED
+                                                   : FMR_RECORD_TOMBSTONE;
+  out->type = r->rec_type;
+  out->length = r->rec_length;
+  out->payload_offset = r->rec_payload_offset;
+  out->payload_bytes = r->rec_payload_bytes;
+  out->payload = r->rec_payload_offset ? fmr_at(heap, r->rec_payload_offset)
+                                       : NULL;
+  memcpy(out->name, record_name(heap, r), r->rec_name_len);
+  out->name[r->rec_name_len] = '\0';
+  out->meta = r->rec_meta_len ? (const unsigned char *)fmr_at(
+                                    heap, r->rec_aux_offset) +
+                                    r->rec_name_len
+                              : NULL;
+  out->meta_len = r->rec_meta_len;
+}
+
+/* Is SLOT still the live record ID?  A reader's index can lag behind the
+   writer; a writer's never does. */
+static bool slot_current(const struct fmr_heap *heap, uint64_t slot,
+                         uint64_t id)
+{
+  if (!heap->readonly)
+    return true;
+  const struct fmr_disk_record *r = slot_at(heap, slot);
+  return r->rec_id == id && fmr_record_validate(heap, r) == FMR_OK;
+}
+
+static int lookup_locked(struct fmr_heap *heap, uint64_t id,
+                         const char *name, uint64_t *slot_out)
+{
+  size_t len = name != NULL ? strlen(name) : 0;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    uint64_t slot = 0;
+    if (name != NULL) {
+      slot = name_lookup(heap, name, len, NULL);
+      if (slot != 0)
+        id = slot_at(heap, slot)->rec_id;
+    } else {
+      uint64_t *v = fmr_map_get(&heap->by_id, id);
+      slot = v != NULL ? *v : 0;
+    }
+    if (slot != 0 && slot_current(heap, slot, id) &&
+        (name == NULL ||
+         load_state(slot_at(heap, slot)) == FMR_SLOT_COMMITTED)) {
+      *slot_out = slot;
+      return FMR_OK;
+    }
+    if (!heap->readonly)
+      break;
+    int rc = fmr_heap_refresh_locked(heap);
+    if (rc != FMR_OK)
+      return rc;
+  }
+  if (name != NULL)
+    return fmr_fail(FMR_ENOTFOUND, "no record named \"%s\" in %s", name,
+                    heap->path);
+  return fmr_fail(FMR_ENOTFOUND, "no record with id %llu in %s",
+                  (unsigned long long)id, heap->path);
+}
+
+static int record_lookup(fmr_heap *heap, uint64_t id, const char *name,
+                         fmr_record *out)
+{
+  uint64_t slot;
+  int rc;
+  if (heap == NULL || out == NULL)
+    return fmr_fail(FMR_EINVAL, "a heap and a record are required");
+  if (name != NULL && strnlen(name, FMR_NAME_MAX + 1) > FMR_NAME_MAX)
+    return fmr_fail(FMR_ENAMETOOLONG, "record names are at most %d bytes",
+                    FMR_NAME_MAX);
+  pthread_mutex_lock(&heap->lock);
+  if (heap->mode != FMR_MODE_PERSISTENT)
+    rc = fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
+  else
+    rc = lookup_locked(heap, id, name, &slot);
+  if (rc == FMR_OK)
+    fill_record(heap, slot, out);
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_record_get(fmr_heap *heap, uint64_t id, fmr_record *out)
+{
+  return record_lookup(heap, id, NULL, out);
+}
+
+FMR_EXPORT int fmr_record_find(fmr_heap *heap, const char *name,
+                               fmr_record *out)
+{
+  if (name == NULL || *name == '\0')
+    return fmr_fail(FMR_EINVAL, "fmr_record_find: a name is required");
+  return record_lookup(heap, 0, name, out);
+}
+
+/* Replace committed record ID by a new slot with the next generation. */
+static int rewrite(struct fmr_heap *heap, uint64_t id, bool set_fields,
+                   uint32_t type, uint64_t length, bool set_name,
+                   const char *name, size_t name_len, bool set_meta,
+                   const void *meta, size_t meta_len)
+{
+  uint64_t old_slot, new_slot;
+  int rc = lookup_locked(heap, id, NULL, &old_slot);
+  if (rc != FMR_OK)
+    return rc;
+  struct fmr_disk_record *old = slot_at(heap, old_slot);
+  if (load_state(old) != FMR_SLOT_COMMITTED)
+    return fmr_fail(FMR_ENOTFOUND, "record %llu is a tombstone",
+                    (unsigned long long)id);
+  struct fmr_disk_record template = *old;
+  const char *old_name = record_name(heap, old);
+  size_t old_name_len = old->rec_name_len;
+  template.rec_generation++;
+  if (set_fields) {
+    template.rec_type = type;
+    template.rec_length = length;
+  }
+  if (!set_name) {
+    name = old_name;
+    name_len = old_name_len;
+  } else if (name_len > 0) {
+    uint64_t holder = name_lookup(heap, name, name_len, NULL);
+    if (holder != 0 && holder != old_slot)
+      return fmr_fail(FMR_EEXIST, "a record named \"%.*s\" already exists",
+                      (int)name_len, name);
+  }
+  if (!set_meta) {
+    meta = old->rec_meta_len ? (const unsigned char *)old_name + old_name_len
+                             : NULL;
+    meta_len = old->rec_meta_len;
+  }
+  rc = write_record(heap, &template, FMR_SLOT_COMMITTED, name, name_len, meta,
+                    meta_len, 0, &new_slot);
+  if (rc != FMR_OK)
+    return rc;
+  /* The new slot is live; now the old one goes, and its aux block once
+     that is durable. */
+  if (old_name_len > 0)
+    name_remove(heap, old_name, old_name_len);
+  uint64_t old_aux = old->rec_aux_offset;
+  heap->aux_bytes -= old->rec_aux_bytes;
+  release_slot(heap, old_slot);
+  fmr_map_put(&heap->by_id, id, new_slot);
+  if (name_len > 0)
+    name_insert(heap, record_name(heap, slot_at(heap, new_slot)), name_len,
+                new_slot);
+  if (old_aux != 0)
+    fmr_block_free(heap, old_aux, true);
+  return FMR_OK;
+}
+
+FMR_EXPORT int fmr_record_update(fmr_heap *heap, uint64_t id, uint32_t type,
+                                 uint64_t length, const void *meta,
+                                 size_t meta_len)
+{
+  if (heap == NULL || (meta == NULL && meta_len != 0) ||
+      meta_len > FMR_META_MAX)
+    return fmr_fail(FMR_EINVAL, "fmr_record_update: bad arguments");
+  pthread_mutex_lock(&heap->lock);
+  int rc = catalog_writable(heap);
+  if (rc == FMR_OK)
+    rc = rewrite(heap, id, true, type, length, false, NULL, 0, true, meta,
+                 meta_len);
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
+                                 const char *name)
+{
+  size_t len;
+  int rc;
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_record_rename: heap is required");
+  if ((rc = check_name(name, &len)) != FMR_OK)
+    return rc;
+  pthread_mutex_lock(&heap->lock);
+  rc = catalog_writable(heap);
+  if (rc == FMR_OK)
+    rc = rewrite(heap, id, false, 0, 0, true, name, len, false, NULL, 0);
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id)
+{
+  uint64_t slot;
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_record_tombstone: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  int rc = catalog_writable(heap);
+  if (rc == FMR_OK)
+    rc = lookup_locked(heap, id, NULL, &slot);
+  if (rc == FMR_OK) {
+    struct fmr_disk_record *r = slot_at(heap, slot);
+    if (load_state(r) == FMR_SLOT_COMMITTED) {
+      if (r->rec_name_len > 0)
+        name_remove(heap, record_name(heap, r), r->rec_name_len);
+      store_state(r, FMR_SLOT_TOMBSTONE);
+      heap->records_committed--;
+      heap->records_tombstone++;
+      heap->record_bytes -= r->rec_payload_bytes;
+      heap->tombstone_bytes += r->rec_payload_bytes;
+    }
+  }
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+static void free_slot_record(struct fmr_heap *heap, uint64_t slot)
+{
+  struct fmr_disk_record *r = slot_at(heap, slot);
+  if (load_state(r) == FMR_SLOT_COMMITTED) {
+    if (r->rec_name_len > 0)
+      name_remove(heap, record_name(heap, r), r->rec_name_len);
+    heap->records_committed--;
+    heap->record_bytes -= r->rec_payload_bytes;
+  } else {
+    heap->records_tombstone--;
+    heap->tombstone_bytes -= r->rec_payload_bytes;
+  }
+  fmr_map_remove(&heap->by_id, r->rec_id, NULL);
+  heap->aux_bytes -= r->rec_aux_bytes;
+  uint64_t payload = r->rec_payload_offset, aux = r->rec_aux_offset;
+  /* Empty the slot first: from then on the space is unreferenced.  It is
+     reused only after the next sync (a power loss before it could bring
+     the record back). */
+  release_slot(heap, slot);
+  if (payload != 0)
+    fmr_block_free(heap, payload, true);
+  if (aux != 0)
+    fmr_block_free(heap, aux, true);
+}
+
+FMR_EXPORT int fmr_record_free(fmr_heap *heap, uint64_t id)
+{
+  uint64_t slot;
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_record_free: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  int rc = catalog_writable(heap);
+  if (rc == FMR_OK)
+    rc = lookup_locked(heap, id, NULL, &slot);
+  if (rc == FMR_OK)
+    free_slot_record(heap, slot);
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_reclaim(fmr_heap *heap, uint64_t *count_out)
+{
+  uint64_t count = 0;
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_reclaim: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  int rc = catalog_writable(heap);
+  if (rc == FMR_OK) {
+    for (size_t s = 0; s < heap->segments.count; s++) {
+      uint64_t offset = heap->segments.items[s];
+      const struct fmr_disk_segment *seg = fmr_at(heap, offset);
+      for (uint64_t i = 0; i < seg->seg_slots; i++) {
+        uint64_t slot = offset + SEGMENT_HEADER + i * SLOT_SIZE;
+        struct fmr_disk_record *r = slot_at(heap, slot);
+        uint64_t *live = fmr_map_get(&heap->by_id, r->rec_id);
+        if (load_state(r) == FMR_SLOT_TOMBSTONE && live != NULL &&
+            *live == slot) {
+          free_slot_record(heap, slot);
+          count++;
+        }
+      }
+    }
+  }
+  pthread_mutex_unlock(&heap->lock);
+  if (count_out != NULL)
+    *count_out = count;
+  return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
+                                  void *arg)
+{
+  uint64_t *ids = NULL;
+  size_t n = 0;
+  int rc = FMR_OK;
+  fmr_record *record;
+
+  if (heap == NULL || fn == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_record_foreach: heap and fn are "
+                    "required");
+  record = malloc(sizeof *record);
+  if (record == NULL)
+    return fmr_fail(FMR_ENOMEM, "out of memory");
+  pthread_mutex_lock(&heap->lock);
+  if (heap->mode != FMR_MODE_PERSISTENT) {
+    rc = fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
+  } else if (heap->by_id.count > 0) {
+    ids = malloc(heap->by_id.count * sizeof *ids);
+    if (ids == NULL)
+      rc = fmr_fail(FMR_ENOMEM, "out of memory");
+    for (size_t i = 0; ids != NULL && i <= heap->by_id.mask; i++)
+      if (heap->by_id.keys[i] != 0)
+        ids[n++] = heap->by_id.keys[i];
+  }
+  pthread_mutex_unlock(&heap->lock);
+  if (rc == FMR_OK) {
+    qsort(ids, n, sizeof *ids, cmp_u64);
+    /* The heap is unlocked while FN runs: it may change the catalog. */
+    for (size_t i = 0; i < n && rc == FMR_OK; i++) {
+      uint64_t slot;
+      pthread_mutex_lock(&heap->lock);
+      uint64_t *v = fmr_map_get(&heap->by_id, ids[i]);
+      slot = v != NULL ? *v : 0;
+      if (slot != 0 && slot_current(heap, slot, ids[i]))
+        fill_record(heap, slot, record);
+      else
+        slot = 0;
+      pthread_mutex_unlock(&heap->lock);
+      if (slot != 0)
+        rc = fn(record, arg);
+    }
+  }
+  free(ids);
+  free(record);
+  return rc;
+}

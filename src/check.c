@@ -1,0 +1,326 @@
+/* check.c: the full consistency check (fmr_check).
+
+   It reads the file afresh, independently of the indexes built at open:
+   meta page, every catalog segment and record slot, the extents they hold
+   (in bounds, no overlaps, no two live records with one id or one name).
+   For a writer it then compares the file with the allocator in memory:
+   every extent of the catalog is a live block with the right flags, and
+   live blocks, cached blocks, blocks awaiting a sync and free extents tile
+   the heap exactly, so used plus free is the heap's size.
+
+   Copyright (C) 2026 The libfmalloc-r authors.
+   This file is part of libfmalloc-r, free software under the GNU Lesser
+   General Public License, version 2.1 or (at your option) any later version.
+ */
+
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmr-internal.h"
+
+struct checker {
+  struct fmr_heap *heap;
+  fmr_report_fn report;
+  void *arg;
+  uint64_t problems;
+  struct piece {
+    uint64_t offset, bytes, kind;
+  } *pieces;
+  size_t count, capacity;
+  bool nomem;
+};
+
+enum { KIND_SEGMENT = 1, KIND_PAYLOAD, KIND_AUX, KIND_BLOCK, KIND_FREE };
+
+static const char *kind_name(uint64_t kind)
+{
+  switch (kind) {
+  case KIND_SEGMENT:
+    return "catalog segment";
+  case KIND_PAYLOAD:
+    return "record payload";
+  case KIND_AUX:
+    return "record name/metadata block";
+  case KIND_BLOCK:
+    return "block";
+  default:
+    return "free extent";
+  }
+}
+
+static void problem(struct checker *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void problem(struct checker *c, const char *fmt, ...)
+{
+  char buf[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  c->problems++;
+  if (c->report != NULL)
+    c->report(buf, c->arg);
+}
+
+static void add_piece(struct checker *c, uint64_t offset, uint64_t bytes,
+                      uint64_t kind)
+{
+  if (c->count == c->capacity) {
+    size_t n = c->capacity ? c->capacity * 2 : 1024;
+    struct piece *p = realloc(c->pieces, n * sizeof *p);
+    if (p == NULL) {
+      c->nomem = true;
+      return;
+    }
+    c->pieces = p;
+    c->capacity = n;
+  }
+  c->pieces[c->count++] = (struct piece){offset, bytes, kind};
+}
+
+static int cmp_piece(const void *a, const void *b)
+{
+  const struct piece *x = a, *y = b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Sort the pieces and report overlaps; with TILE also gaps, and the end. */
+static void check_pieces(struct checker *c, bool tile)
+{
+  struct fmr_heap *heap = c->heap;
+  uint64_t at = FMR_HEAP_START;
+  size_t last = SIZE_MAX;
+  qsort(c->pieces, c->count, sizeof *c->pieces, cmp_piece);
+  for (size_t i = 0; i < c->count; i++) {
+    const struct piece *p = &c->pieces[i];
+    if (p->offset < FMR_HEAP_START)
+      problem(c, "%s at %llu lies inside the meta pages", kind_name(p->kind),
+              (unsigned long long)p->offset);
+    else if (p->offset < at && last != SIZE_MAX)
+      problem(c, "%s at %llu (%llu bytes) overlaps %s at %llu",
+              kind_name(p->kind), (unsigned long long)p->offset,
+              (unsigned long long)p->bytes,
+              kind_name(c->pieces[last].kind),
+              (unsigned long long)c->pieces[last].offset);
+    else if (tile && p->offset > at)
+      problem(c, "bytes %llu to %llu are neither used nor free",
+              (unsigned long long)at, (unsigned long long)p->offset);
+    if (p->offset + p->bytes > heap->file_size)
+      problem(c, "%s at %llu runs past the end of the heap",
+              kind_name(p->kind), (unsigned long long)p->offset);
+    if (p->offset + p->bytes > at) {
+      at = p->offset + p->bytes;
+      last = i;
+    }
+  }
+  if (tile && at < heap->file_size)
+    problem(c, "bytes %llu to %llu at the end are neither used nor free",
+            (unsigned long long)at, (unsigned long long)heap->file_size);
+}
+
+/* Compare an extent of the catalog with the allocator's live block. */
+static void expect_block(struct checker *c, uint64_t offset, uint64_t bytes,
+                         uint64_t flag, const char *what)
+{
+  uint64_t *v = fmr_map_get(&c->heap->blocks, offset);
+  if (v == NULL)
+    problem(c, "%s at %llu is not a live block", what,
+            (unsigned long long)offset);
+  else if ((*v & ~(uint64_t)FMR_BLOCK_FLAGS) != bytes || !(*v & flag) ||
+           (*v & FMR_BLOCK_CACHED))
+    problem(c, "%s at %llu: block size or flags disagree with the catalog",
+            what, (unsigned long long)offset);
+}
+
+static void scan_catalog(struct checker *c)
+{
+  struct fmr_heap *heap = c->heap;
+  struct fmr_map ids, names;
+  uint64_t committed = 0, tombstones = 0;
+  fmr_map_init(&ids);
+  fmr_map_init(&names);
+
+  for (size_t s = 0; s < heap->segments.count; s++) {
+    uint64_t offset = heap->segments.items[s];
+    const struct fmr_disk_segment *seg = fmr_at(heap, offset);
+    if (memcmp(seg->seg_magic, FMR_SEGMENT_MAGIC, FMR_MAGIC_SIZE) != 0 ||
+        seg->seg_self != offset ||
+        seg->seg_checksum != fmr_segment_checksum(seg)) {
+      problem(c, "catalog segment at %llu is damaged",
+              (unsigned long long)offset);
+      continue;
+    }
+    uint64_t bytes = sizeof *seg + seg->seg_slots * sizeof(struct fmr_disk_record);
+    add_piece(c, offset, bytes, KIND_SEGMENT);
+    if (!heap->readonly)
+      expect_block(c, offset, bytes, FMR_BLOCK_SYSTEM, "catalog segment");
+    uint64_t next = s + 1 < heap->segments.count ? heap->segments.items[s + 1]
+                                                 : 0;
+    if (seg->seg_next != next)
+      problem(c, "catalog segment at %llu links to %llu, expected %llu",
+              (unsigned long long)offset,
+              (unsigned long long)seg->seg_next, (unsigned long long)next);
+
+    for (uint64_t i = 0; i < seg->seg_slots; i++) {
+      uint64_t slot = offset + sizeof *seg + i * sizeof(struct fmr_disk_record);
+      const struct fmr_disk_record *r = fmr_at(heap, slot);
+      uint64_t state = __atomic_load_n(&r->rec_state, __ATOMIC_ACQUIRE);
+      if (state == FMR_SLOT_EMPTY)
+        continue;
+      int why = fmr_record_validate(heap, r);
+      if (why != FMR_OK) {
+        problem(c, "record slot at %llu is damaged (%s)",
+                (unsigned long long)slot,
+                why == FMR_ECHECKSUM ? "checksum" : "fields");
+        continue;
+      }
+      if (fmr_map_get(&ids, r->rec_id) != NULL)
+        problem(c, "two live slots hold record id %llu",
+                (unsigned long long)r->rec_id);
+      else if (fmr_map_put(&ids, r->rec_id, slot) != FMR_OK)
+        c->nomem = true;
+      if (r->rec_id >= heap->next_id && !heap->readonly)
+        problem(c, "record id %llu is not below the next id %llu",
+                (unsigned long long)r->rec_id,
+                (unsigned long long)heap->next_id);
+      if (state == FMR_SLOT_COMMITTED) {
+        committed++;
+        if (r->rec_name_len > 0) {
+          const char *name = fmr_at(heap, r->rec_aux_offset);
+          uint64_t h = fmr_name_hash(name, r->rec_name_len);
+          uint64_t *other;
+          /* Hash collisions of distinct names are compared byte-wise. */
+          while ((other = fmr_map_get(&names, h)) != NULL) {
+            const struct fmr_disk_record *o = fmr_at(heap, *other);
+            if (o->rec_name_len == r->rec_name_len &&
+                memcmp(fmr_at(heap, o->rec_aux_offset), name,
+                       r->rec_name_len) == 0) {
+              problem(c, "records %llu and %llu have the same name \"%.*s\"",
+                      (unsigned long long)o->rec_id,
+                      (unsigned long long)r->rec_id, (int)r->rec_name_len,
+                      name);
+              break;
+            }
+            h = h * UINT64_C(0x9E3779B97F4A7C15) + 1;
+            h = h ? h : 1;
+          }
+          if (other == NULL && fmr_map_put(&names, h, slot) != FMR_OK)
+            c->nomem = true;
+        }
+      } else {
+        tombstones++;
+      }
+      uint64_t *indexed = fmr_map_get(&heap->by_id, r->rec_id);
+      if (indexed == NULL || *indexed != slot)
+        problem(c, "record %llu is in the file but not in the index",
+                (unsigned long long)r->rec_id);
+      if (r->rec_payload_offset != 0) {
+        add_piece(c, r->rec_payload_offset, r->rec_payload_bytes,
+                  KIND_PAYLOAD);
+        if (!heap->readonly)
+          expect_block(c, r->rec_payload_offset, r->rec_payload_bytes,
+                       FMR_BLOCK_COMMITTED, "record payload");
+      }
+      if (r->rec_aux_offset != 0) {
+        add_piece(c, r->rec_aux_offset, r->rec_aux_bytes, KIND_AUX);
+        if (!heap->readonly)
+          expect_block(c, r->rec_aux_offset, r->rec_aux_bytes,
+                       FMR_BLOCK_SYSTEM, "record name/metadata block");
+      }
+    }
+  }
+  if (ids.count != heap->by_id.count)
+    problem(c, "the index holds %zu records, the file %zu",
+            heap->by_id.count, ids.count);
+  if (committed != heap->records_committed ||
+      tombstones != heap->records_tombstone)
+    problem(c, "record counts disagree: file %llu committed, %llu "
+            "tombstones; counters %llu, %llu",
+            (unsigned long long)committed, (unsigned long long)tombstones,
+            (unsigned long long)heap->records_committed,
+            (unsigned long long)heap->records_tombstone);
+  fmr_map_destroy(&ids);
+  fmr_map_destroy(&names);
+}
+
+static void add_free(uint64_t start, uint64_t len, void *arg)
+{
+  add_piece(arg, start << FMR_GRANULE_SHIFT, len << FMR_GRANULE_SHIFT,
+            KIND_FREE);
+}
+
+/* Writer: live blocks, caches, pending frees and free extents must tile
+   the heap, and the counters must add up. */
+static void check_allocator(struct checker *c)
+{
+  struct fmr_heap *heap = c->heap;
+  uint64_t used = 0, cached = 0, pending = 0;
+  c->count = 0;
+  for (size_t i = 0; i <= heap->blocks.mask && heap->blocks.keys; i++) {
+    if (heap->blocks.keys[i] == 0)
+      continue;
+    uint64_t bytes = heap->blocks.values[i] & ~(uint64_t)FMR_BLOCK_FLAGS;
+    if (heap->blocks.values[i] & FMR_BLOCK_CACHED)
+      cached += bytes;
+    else
+      used += bytes;
+    add_piece(c, heap->blocks.keys[i], bytes, KIND_BLOCK);
+  }
+  for (size_t i = 0; i + 1 < heap->pending.count; i += 2) {
+    add_piece(c, heap->pending.items[i], heap->pending.items[i + 1],
+              KIND_FREE);
+    pending += heap->pending.items[i + 1];
+  }
+  fmr_extents_walk(&heap->extents, add_free, c);
+  check_pieces(c, true);
+  if (used != heap->used_bytes)
+    problem(c, "live blocks hold %llu bytes, the counter says %llu",
+            (unsigned long long)used, (unsigned long long)heap->used_bytes);
+  if (cached != heap->cached_bytes || pending != heap->pending_bytes)
+    problem(c, "cached or pending byte counters disagree");
+  if (used + cached + pending +
+          (heap->extents.free_granules << FMR_GRANULE_SHIFT) !=
+      heap->file_size - FMR_HEAP_START)
+    problem(c, "used and free bytes do not add up to the heap size");
+}
+
+FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
+{
+  struct checker c = {.heap = heap, .report = report, .arg = arg};
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_check: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  if (heap->readonly) {
+    /* A reader checks the file as it is now. */
+    int rc = fmr_heap_refresh_locked(heap);
+    if (rc != FMR_OK) {
+      problem(&c, "cannot reload the catalog: %s", fmr_errmsg());
+      goto done;
+    }
+  }
+  const struct fmr_disk_meta *meta =
+      fmr_at(heap, (heap->meta.meta_txn % FMR_META_PAGES) *
+                       FMR_META_PAGE_SIZE);
+  if (!heap->readonly && memcmp(meta, &heap->meta, sizeof *meta) != 0)
+    problem(&c, "the current meta page differs from the heap's copy");
+  if (heap->mode == FMR_MODE_PERSISTENT) {
+    scan_catalog(&c);
+    check_pieces(&c, false);
+  }
+  if (!heap->readonly)
+    check_allocator(&c);
+  if (c.nomem)
+    problem(&c, "out of memory: the check is incomplete");
+done:
+  pthread_mutex_unlock(&heap->lock);
+  free(c.pieces);
+  if (c.problems > 0)
+    return fmr_fail(FMR_ECORRUPT, "%llu problem(s) found in %s",
+                    (unsigned long long)c.problems, heap->path);
+  return FMR_OK;
+}

@@ -1,0 +1,933 @@
+/* heap.c: heaps as files: create, open and validate, map, grow, sync,
+   close; the process-wide registry that makes a second open of the same
+   file share one heap; statistics.
+
+   The heap reserves its maximum size of address space once (PROT_NONE,
+   MAP_NORESERVE: costs no memory) and maps the file over the start of it,
+   extending the mapping in place as the file grows, so the heap never
+   moves while it is open and any number of heaps coexist at any address.
+
+   Copyright (C) 2026 The libfmalloc-r authors.
+   This file is part of libfmalloc-r, free software under the GNU Lesser
+   General Public License, version 2.1 or (at your option) any later version.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fmr-internal.h"
+
+#define DEFAULT_INITIAL_SIZE (UINT64_C(1) << 20)
+#define MIN_INITIAL_SIZE (UINT64_C(64) << 10)
+#define DEFAULT_MAX_SIZE (UINT64_C(1) << 40)
+#define GROWTH_UNIT (UINT64_C(1) << 20)
+#define GROWTH_CAP (UINT64_C(1) << 30)
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fmr_heap *registry;
+
+static uint64_t page_size(void)
+{
+  long p = sysconf(_SC_PAGESIZE);
+  return p > 0 ? (uint64_t)p : 4096;
+}
+
+static uint64_t round_up(uint64_t n, uint64_t unit)
+{
+  return (n + unit - 1) / unit * unit;
+}
+
+static int errno_code(int err)
+{
+  switch (err) {
+  case ENOSPC:
+  case EFBIG:
+  case EDQUOT:
+    return FMR_ENOSPC;
+  case ENOMEM:
+    return FMR_ENOMEM;
+  case EACCES:
+  case EPERM:
+  case EROFS:
+    return FMR_EACCES;
+  case ENOENT:
+    return FMR_ENOENT;
+  default:
+    return FMR_EIO;
+  }
+}
+
+FMR_EXPORT void fmr_options_init(fmr_options *options)
+{
+  if (options == NULL)
+    return;
+  memset(options, 0, sizeof *options);
+  options->struct_size = sizeof *options;
+  options->mode = FMR_MODE_PERSISTENT;
+  options->file_mode = 0666;
+}
+
+/* ------------------------------------------------------------------ */
+/* Meta pages                                                           */
+
+static uint32_t meta_checksum(const struct fmr_disk_meta *meta)
+{
+  return fmr_crc32c(0, meta, offsetof(struct fmr_disk_meta, meta_checksum));
+}
+
+static struct fmr_disk_meta *meta_page(struct fmr_heap *heap, uint64_t txn)
+{
+  return (struct fmr_disk_meta *)fmr_at(heap, (txn % FMR_META_PAGES) *
+                                                  FMR_META_PAGE_SIZE);
+}
+
+int fmr_heap_msync(struct fmr_heap *heap, uint64_t offset, uint64_t len)
+{
+  uint64_t ps = page_size();
+  uint64_t start = offset / ps * ps;
+  uint64_t end = round_up(offset + len, ps);
+  if (end > heap->mapped)
+    end = heap->mapped;
+  if (heap->mode == FMR_MODE_SCRATCH || end <= start)
+    return FMR_OK;
+  if (msync(heap->base + start, end - start, MS_SYNC) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "msync of %s failed", heap->path);
+  return FMR_OK;
+}
+
+/* Write the next meta page: update number meta_txn + 1 goes to page
+   (meta_txn + 1) % 2, leaving the current page intact until the new one is
+   complete.  With DURABLE the page is flushed to disk before returning. */
+static int write_meta(struct fmr_heap *heap, bool clean, bool durable)
+{
+  struct fmr_disk_meta meta = heap->meta;
+  meta.meta_txn++;
+  meta.meta_file_size = heap->file_size;
+  meta.meta_next_id = heap->next_id;
+  meta.meta_flags = clean ? (meta.meta_flags | FMR_META_CLEAN)
+                          : (meta.meta_flags & ~(uint64_t)FMR_META_CLEAN);
+  meta.meta_size = sizeof meta;
+  meta.meta_checksum = meta_checksum(&meta);
+  memcpy(meta_page(heap, meta.meta_txn), &meta, sizeof meta);
+  heap->meta = meta;
+  if (durable)
+    return fmr_heap_msync(heap, (meta.meta_txn % FMR_META_PAGES) *
+                                    FMR_META_PAGE_SIZE,
+                          FMR_META_PAGE_SIZE);
+  return FMR_OK;
+}
+
+int fmr_heap_write_meta(struct fmr_heap *heap, bool clean)
+{
+  return write_meta(heap, clean, true);
+}
+
+/* Validate the two meta pages read from a file of FILE_SIZE bytes and copy
+   the current one to *OUT.  See the manual's "Opening a file" for the
+   order of the checks, which decides the error a damaged file gives. */
+static int choose_meta(const char *path, const unsigned char *pages,
+                       uint64_t file_size, struct fmr_disk_meta *out)
+{
+  struct fmr_disk_meta m[FMR_META_PAGES];
+  int best = -1, first_magic = -1;
+
+  for (int i = 0; i < FMR_META_PAGES; i++) {
+    memcpy(&m[i], pages + i * FMR_META_PAGE_SIZE, sizeof m[i]);
+    if (memcmp(m[i].meta_magic, FMR_MAGIC, FMR_MAGIC_SIZE) != 0)
+      continue;
+    if (first_magic < 0)
+      first_magic = i;
+    if (m[i].meta_byte_order == FMR_BYTE_ORDER_MARK &&
+        m[i].meta_version == FMR_FORMAT_VERSION &&
+        m[i].meta_size == sizeof m[i] &&
+        m[i].meta_checksum == meta_checksum(&m[i]) &&
+        (best < 0 || m[i].meta_txn > m[best].meta_txn))
+      best = i;
+  }
+  if (first_magic < 0)
+    return fmr_fail(FMR_ENOTHEAP,
+                    "%s is not a libfmalloc-r heap file (no magic); it was "
+                    "left untouched",
+                    path);
+  if (file_size < FMR_HEAP_START)
+    return fmr_fail(FMR_ETRUNCATED,
+                    "%s is %llu bytes, shorter than the two meta pages of a "
+                    "heap file: it was truncated",
+                    path, (unsigned long long)file_size);
+  if (best < 0) {
+    const struct fmr_disk_meta *f = &m[first_magic];
+    if (f->meta_byte_order == __builtin_bswap32(FMR_BYTE_ORDER_MARK))
+      return fmr_fail(FMR_EBYTEORDER,
+                      "%s was written on a machine of the other byte order",
+                      path);
+    if (f->meta_version != FMR_FORMAT_VERSION)
+      return fmr_fail(FMR_EVERSION,
+                      "%s has format version %u; this library reads "
+                      "version %u",
+                      path, f->meta_version, FMR_FORMAT_VERSION);
+    return fmr_fail(FMR_ECHECKSUM,
+                    "both meta pages of %s fail their checksum: the file is "
+                    "damaged",
+                    path);
+  }
+  *out = m[best];
+  if (out->meta_page_size != FMR_META_PAGE_SIZE ||
+      out->meta_granule != FMR_GRANULE)
+    return fmr_fail(FMR_EPAGESIZE,
+                    "%s records page size %u and granule %u; this library "
+                    "supports %u and %u",
+                    path, out->meta_page_size, out->meta_granule,
+                    FMR_META_PAGE_SIZE, FMR_GRANULE);
+  return FMR_OK;
+}
+
+static int check_features(const char *path, const struct fmr_disk_meta *meta,
+                          bool writer)
+{
+  uint64_t incompat = meta->meta_features_incompat &
+                      ~(uint64_t)FMR_FEATURES_INCOMPAT_KNOWN;
+  uint64_t ro = meta->meta_features_ro_compat &
+                ~(uint64_t)FMR_FEATURES_RO_COMPAT_KNOWN;
+  if (incompat != 0)
+    return fmr_fail(FMR_EFEATURE,
+                    "%s uses unknown incompatible features 0x%llx", path,
+                    (unsigned long long)incompat);
+  if (writer && ro != 0)
+    return fmr_fail(FMR_EFEATURE,
+                    "%s uses unknown features 0x%llx that this library can "
+                    "read but not write; open it read-only",
+                    path, (unsigned long long)ro);
+  return FMR_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Mapping and growth                                                   */
+
+static int reserve_and_map(struct fmr_heap *heap, uint64_t reserve,
+                           uint64_t size)
+{
+  int prot = PROT_READ | (heap->readonly ? 0 : PROT_WRITE);
+  if (reserve > SIZE_MAX)
+    return fmr_fail(FMR_ETOOBIG, "cannot reserve %llu bytes of address space",
+                    (unsigned long long)reserve);
+  void *base = mmap(NULL, (size_t)reserve, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED)
+    return fmr_fail_errno(FMR_ENOMEM, errno,
+                          "cannot reserve %llu bytes of address space for "
+                          "%s; open with a smaller max_size",
+                          (unsigned long long)reserve, heap->path);
+  heap->base = base;
+  heap->reserved = reserve;
+  if (mmap(base, (size_t)size, prot, MAP_SHARED | MAP_FIXED, heap->fd, 0) ==
+      MAP_FAILED)
+    return fmr_fail_errno(errno_code(errno), errno, "cannot map %s",
+                          heap->path);
+  heap->mapped = size;
+  return FMR_OK;
+}
+
+static int map_more(struct fmr_heap *heap, uint64_t new_size)
+{
+  int prot = PROT_READ | (heap->readonly ? 0 : PROT_WRITE);
+  if (new_size <= heap->mapped)
+    return FMR_OK;
+  if (mmap(heap->base + heap->mapped, (size_t)(new_size - heap->mapped), prot,
+           MAP_SHARED | MAP_FIXED, heap->fd, (off_t)heap->mapped) ==
+      MAP_FAILED)
+    return fmr_fail_errno(errno_code(errno), errno, "cannot map more of %s",
+                          heap->path);
+  heap->mapped = new_size;
+  return FMR_OK;
+}
+
+/* Reserve disk blocks for [FROM, TO) so that touching them later cannot
+   fault.  Filesystems without fallocate fall back to glibc's emulation. */
+static int reserve_disk(struct fmr_heap *heap, uint64_t from, uint64_t to)
+{
+  int err = posix_fallocate(heap->fd, (off_t)from, (off_t)(to - from));
+  if (err == 0)
+    return FMR_OK;
+  return fmr_fail_errno(errno_code(err), err,
+                        "cannot extend %s from %llu to %llu bytes",
+                        heap->path, (unsigned long long)from,
+                        (unsigned long long)to);
+}
+
+int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
+{
+  uint64_t old = heap->file_size;
+  uint64_t step = old / 4;
+  int rc;
+
+  if (step > GROWTH_CAP)
+    step = GROWTH_CAP;
+  if (step < min_bytes)
+    step = min_bytes;
+  step = round_up(step, GROWTH_UNIT);
+  if (step > heap->reserved - old)
+    step = heap->reserved - old;
+  if (step < min_bytes)
+    return fmr_fail(FMR_EFULL,
+                    "heap %s cannot grow by %llu bytes: it would pass its "
+                    "maximum size of %llu bytes",
+                    heap->path, (unsigned long long)min_bytes,
+                    (unsigned long long)heap->reserved);
+  uint64_t new_size = old + step;
+
+  /* Order matters for power loss: the blocks and the new file size are
+     durable (fsync) before a meta page records that size, so the file is
+     never shorter than its meta page says. */
+  rc = reserve_disk(heap, old, new_size);
+  if (rc != FMR_OK)
+    return rc;
+  if (heap->mode == FMR_MODE_PERSISTENT && fsync(heap->fd) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "fsync of %s failed", heap->path);
+  rc = map_more(heap, new_size);
+  if (rc != FMR_OK)
+    return rc;
+  heap->file_size = new_size;
+  rc = write_meta(heap, false, false);
+  if (rc != FMR_OK)
+    return rc;
+  return fmr_extents_insert(&heap->extents, old >> FMR_GRANULE_SHIFT,
+                            step >> FMR_GRANULE_SHIFT);
+}
+
+/* ------------------------------------------------------------------ */
+/* Creating, opening, closing                                           */
+
+static struct fmr_heap *heap_new(const char *path, int mode, bool readonly)
+{
+  struct fmr_heap *heap = calloc(1, sizeof *heap);
+  if (heap == NULL)
+    return NULL;
+  heap->path = strdup(path);
+  if (heap->path == NULL) {
+    free(heap);
+    return NULL;
+  }
+  heap->fd = -1;
+  heap->mode = mode;
+  heap->readonly = readonly;
+  heap->refcount = 1;
+  heap->next_id = 1;
+  pthread_mutex_init(&heap->lock, NULL);
+  fmr_extents_init(&heap->extents);
+  fmr_map_init(&heap->blocks);
+  fmr_map_init(&heap->by_id);
+  fmr_map_init(&heap->by_name);
+  return heap;
+}
+
+static void heap_destroy(struct fmr_heap *heap)
+{
+  if (heap->base != NULL)
+    munmap(heap->base, (size_t)heap->reserved);
+  if (heap->fd >= 0)
+    close(heap->fd);
+  fmr_extents_destroy(&heap->extents);
+  fmr_map_destroy(&heap->blocks);
+  for (size_t c = 0; c < FMR_SMALL_CLASSES; c++)
+    fmr_vec_destroy(&heap->small_cache[c]);
+  fmr_vec_destroy(&heap->pending);
+  fmr_catalog_reset(heap);
+  pthread_mutex_destroy(&heap->lock);
+  free(heap->path);
+  free(heap);
+}
+
+static void make_uuid(uint8_t uuid[FMR_UUID_SIZE])
+{
+  size_t got = 0;
+  while (got < FMR_UUID_SIZE) {
+    ssize_t n = getrandom(uuid + got, FMR_UUID_SIZE - got, 0);
+    if (n > 0) {
+      got += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    /* No entropy source: fall back to time and address bits. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
+    uint64_t b = (uint64_t)(uintptr_t)uuid ^ ((uint64_t)getpid() << 32);
+    memcpy(uuid, &a, 8);
+    memcpy(uuid + 8, &b, 8);
+    break;
+  }
+  uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40); /* RFC 4122 version 4 */
+  uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
+}
+
+/* Lay out a new heap in the empty file heap->fd: reserve INITIAL bytes,
+   map, write both meta pages and (persistent) the first catalog segment. */
+static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max)
+{
+  int rc;
+  heap->file_size = initial;
+  rc = reserve_disk(heap, 0, initial);
+  if (rc != FMR_OK)
+    return rc;
+  rc = reserve_and_map(heap, max, initial);
+  if (rc != FMR_OK)
+    return rc;
+  rc = fmr_extents_insert(&heap->extents, FMR_HEAP_START >> FMR_GRANULE_SHIFT,
+                          (initial - FMR_HEAP_START) >> FMR_GRANULE_SHIFT);
+  if (rc != FMR_OK)
+    return rc;
+
+  struct fmr_disk_meta *meta = &heap->meta;
+  memset(meta, 0, sizeof *meta);
+  memcpy(meta->meta_magic, FMR_MAGIC, FMR_MAGIC_SIZE);
+  meta->meta_version = FMR_FORMAT_VERSION;
+  meta->meta_byte_order = FMR_BYTE_ORDER_MARK;
+  meta->meta_page_size = FMR_META_PAGE_SIZE;
+  meta->meta_granule = FMR_GRANULE;
+  make_uuid(meta->meta_uuid);
+  meta->meta_create_time = (uint64_t)time(NULL);
+  if (heap->mode == FMR_MODE_PERSISTENT) {
+    rc = fmr_catalog_create(heap);
+    if (rc != FMR_OK)
+      return rc;
+  }
+  /* meta_txn starts at 0, so the two writes fill page 1 then page 0. */
+  rc = write_meta(heap, false, false);
+  if (rc == FMR_OK)
+    rc = write_meta(heap, false, false);
+  return rc;
+}
+
+/* Open an existing heap file whose descriptor is heap->fd. */
+static int open_existing(struct fmr_heap *heap, uint64_t file_size,
+                         uint64_t max, unsigned flags)
+{
+  unsigned char pages[FMR_HEAP_START];
+  ssize_t got;
+  int rc;
+
+  memset(pages, 0, sizeof pages);
+  got = pread(heap->fd, pages, sizeof pages, 0);
+  if (got < 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot read %s", heap->path);
+  rc = choose_meta(heap->path, pages, file_size, &heap->meta);
+  if (rc != FMR_OK)
+    return rc;
+  rc = check_features(heap->path, &heap->meta, !heap->readonly);
+  if (rc != FMR_OK)
+    return rc;
+  uint64_t recorded = heap->meta.meta_file_size;
+  if (recorded < FMR_HEAP_START || recorded % FMR_GRANULE != 0)
+    return fmr_fail(FMR_ECORRUPT, "%s records an impossible size of %llu "
+                    "bytes", heap->path, (unsigned long long)recorded);
+  if (file_size < recorded)
+    return fmr_fail(FMR_ETRUNCATED,
+                    "%s is %llu bytes but its meta page records %llu: it "
+                    "was truncated or partly copied",
+                    heap->path, (unsigned long long)file_size,
+                    (unsigned long long)recorded);
+  heap->recovered = !(heap->meta.meta_flags & FMR_META_CLEAN);
+  /* A writer adopts space that a crash left between growing the file and
+     recording its size. */
+  heap->file_size = recorded;
+  if (!heap->readonly && file_size > recorded)
+    heap->file_size = file_size / page_size() * page_size();
+  if (heap->file_size < recorded)
+    heap->file_size = recorded;
+  if (max < heap->file_size)
+    max = round_up(heap->file_size, GROWTH_UNIT);
+  rc = reserve_and_map(heap, max, heap->file_size);
+  if (rc != FMR_OK)
+    return rc;
+  heap->next_id = heap->meta.meta_next_id ? heap->meta.meta_next_id : 1;
+  rc = fmr_catalog_load(heap, flags);
+  if (rc != FMR_OK)
+    return rc;
+  if (!heap->readonly) {
+    /* Mark the file in use before changing anything else: a crash from
+       now on must be seen as one at the next open. */
+    rc = write_meta(heap, false, true);
+  }
+  return rc;
+}
+
+/* Create PATH atomically: format a new file under a temporary name in the
+   same directory, then link it into place, so that no other process ever
+   sees a half-made heap.  Returns FMR_EEXIST if PATH appeared meanwhile. */
+static int create_file(struct fmr_heap *heap, const fmr_options *o,
+                       uint64_t initial, uint64_t max)
+{
+  size_t len = strlen(heap->path);
+  char *tmp = malloc(len + 32);
+  int rc;
+
+  if (tmp == NULL)
+    return fmr_fail(FMR_ENOMEM, "out of memory");
+  for (int attempt = 0;; attempt++) {
+    uint64_t r;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+      r = (uint64_t)time(NULL) * 2654435761u + (uint64_t)attempt;
+    snprintf(tmp, len + 32, "%s.tmp-%016llx", heap->path,
+             (unsigned long long)r);
+    heap->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                    (mode_t)o->file_mode);
+    if (heap->fd >= 0)
+      break;
+    if (errno != EEXIST || attempt > 16) {
+      rc = fmr_fail_errno(errno_code(errno), errno, "cannot create %s",
+                          heap->path);
+      free(tmp);
+      return rc;
+    }
+  }
+  if (flock(heap->fd, LOCK_EX | LOCK_NB) != 0) {
+    rc = fmr_fail_errno(FMR_EIO, errno, "cannot lock %s", tmp);
+    goto fail;
+  }
+  rc = format_new(heap, initial, max);
+  if (rc != FMR_OK)
+    goto fail;
+  if (msync(heap->base, (size_t)heap->file_size, MS_SYNC) != 0 ||
+      fsync(heap->fd) != 0) {
+    rc = fmr_fail_errno(FMR_EIO, errno, "cannot write %s", tmp);
+    goto fail;
+  }
+  if (link(tmp, heap->path) != 0) {
+    int err = errno;
+    rc = err == EEXIST ? FMR_EEXIST
+                       : fmr_fail_errno(errno_code(err), err,
+                                        "cannot create %s", heap->path);
+    goto fail;
+  }
+  unlink(tmp);
+  free(tmp);
+  return FMR_OK;
+
+fail:
+  unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+static int open_scratch(const char *path, const fmr_options *o,
+                        uint64_t initial, uint64_t max, fmr_heap **out)
+{
+  struct stat st;
+  char *dir;
+  int rc;
+
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    dir = strdup(path);
+  } else {
+    const char *slash = strrchr(path, '/');
+    dir = slash == NULL ? strdup(".")
+                        : strndup(path, slash == path ? 1 : (size_t)(slash - path));
+  }
+  if (dir == NULL)
+    return fmr_fail(FMR_ENOMEM, "out of memory");
+  struct fmr_heap *heap = heap_new(path, FMR_MODE_SCRATCH, false);
+  if (heap == NULL) {
+    free(dir);
+    return fmr_fail(FMR_ENOMEM, "out of memory");
+  }
+  /* A file with no name: nothing is left behind, even after kill -9. */
+  heap->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (heap->fd < 0 && errno != ENOENT && errno != EACCES &&
+      errno != ENOTDIR) {
+    /* No O_TMPFILE on this filesystem: make a file and unlink it at once. */
+    size_t n = strlen(dir) + 32;
+    char *tmp = malloc(n);
+    if (tmp != NULL) {
+      snprintf(tmp, n, "%s/.fmr-scratch-XXXXXX", dir);
+      heap->fd = mkostemp(tmp, O_CLOEXEC);
+      if (heap->fd >= 0)
+        unlink(tmp);
+      free(tmp);
+    }
+  }
+  if (heap->fd < 0) {
+    rc = fmr_fail_errno(errno_code(errno), errno,
+                        "cannot create a scratch heap file in %s", dir);
+    free(dir);
+    heap_destroy(heap);
+    return rc;
+  }
+  free(dir);
+  rc = format_new(heap, initial, max);
+  if (rc != FMR_OK) {
+    heap_destroy(heap);
+    return rc;
+  }
+  *out = heap;
+  (void)o;
+  return FMR_OK;
+}
+
+static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
+{
+  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
+    if (h->dev == dev && h->ino == ino)
+      return h;
+  return NULL;
+}
+
+FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
+                        fmr_heap **heap_out)
+{
+  fmr_options o;
+  struct stat st;
+  struct fmr_heap *heap = NULL;
+  int rc;
+
+  fmr_clear_error();
+  if (heap_out != NULL)
+    *heap_out = NULL;
+  if (path == NULL || *path == '\0' || heap_out == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_open: a path and heap_out are required");
+  fmr_options_init(&o);
+  if (options != NULL) {
+    if (options->struct_size < offsetof(fmr_options, file_mode) +
+                                   sizeof options->file_mode ||
+        options->struct_size > sizeof o)
+      return fmr_fail(FMR_EINVAL, "fmr_open: options were not initialized "
+                      "with fmr_options_init()");
+    memcpy(&o, options, options->struct_size);
+  }
+  if (o.mode != FMR_MODE_PERSISTENT && o.mode != FMR_MODE_SCRATCH)
+    return fmr_fail(FMR_EINVAL, "fmr_open: unknown mode %d", o.mode);
+  if (o.flags & ~(unsigned)(FMR_OPEN_CREATE | FMR_OPEN_READONLY |
+                            FMR_OPEN_RECOVER))
+    return fmr_fail(FMR_EINVAL, "fmr_open: unknown flags 0x%x", o.flags);
+  bool readonly = (o.flags & FMR_OPEN_READONLY) != 0;
+  if (o.mode == FMR_MODE_SCRATCH && readonly)
+    return fmr_fail(FMR_EINVAL, "fmr_open: a scratch heap cannot be "
+                    "read-only");
+
+  uint64_t initial = o.initial_size ? o.initial_size : DEFAULT_INITIAL_SIZE;
+  if (initial < MIN_INITIAL_SIZE)
+    initial = MIN_INITIAL_SIZE;
+  uint64_t max = o.max_size ? o.max_size : DEFAULT_MAX_SIZE;
+  if (initial > UINT64_MAX / 2 || max > UINT64_MAX / 2)
+    return fmr_fail(FMR_ETOOBIG, "fmr_open: sizes are too large");
+  initial = round_up(initial, page_size());
+  max = round_up(max, GROWTH_UNIT);
+  if (max < initial)
+    max = round_up(initial, GROWTH_UNIT);
+
+  if (o.mode == FMR_MODE_SCRATCH)
+    return open_scratch(path, &o, initial, max, heap_out);
+
+  pthread_mutex_lock(&registry_lock);
+  for (int attempt = 0; attempt < 8; attempt++) {
+    if (stat(path, &st) == 0) {
+      struct fmr_heap *h = registry_find(st.st_dev, st.st_ino);
+      if (h != NULL) {
+        if (h->readonly && !readonly) {
+          rc = fmr_fail(FMR_EBUSY,
+                        "%s is already open read-only in this process; "
+                        "close it before opening it for writing",
+                        path);
+          goto out;
+        }
+        h->refcount++;
+        *heap_out = h;
+        rc = FMR_OK;
+        goto out;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        rc = fmr_fail(FMR_EINVAL, "%s is a directory, not a heap file", path);
+        goto out;
+      }
+    } else if (errno != ENOENT) {
+      rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
+      goto out;
+    } else if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
+      rc = fmr_fail(FMR_ENOENT, "%s does not exist; pass FMR_OPEN_CREATE to "
+                    "create it", path);
+      goto out;
+    } else {
+      heap = heap_new(path, FMR_MODE_PERSISTENT, false);
+      if (heap == NULL) {
+        rc = fmr_fail(FMR_ENOMEM, "out of memory");
+        goto out;
+      }
+      rc = create_file(heap, &o, initial, max);
+      if (rc == FMR_EEXIST) {
+        /* Another process created it first: open theirs. */
+        heap_destroy(heap);
+        heap = NULL;
+        continue;
+      }
+      if (rc != FMR_OK)
+        goto out;
+      if (fstat(heap->fd, &st) != 0) {
+        rc = fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", path);
+        goto out;
+      }
+      goto opened;
+    }
+
+    heap = heap_new(path, FMR_MODE_PERSISTENT, readonly);
+    if (heap == NULL) {
+      rc = fmr_fail(FMR_ENOMEM, "out of memory");
+      goto out;
+    }
+    heap->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (heap->fd < 0) {
+      if (errno == ENOENT) { /* removed meanwhile: start again */
+        heap_destroy(heap);
+        heap = NULL;
+        continue;
+      }
+      rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
+      goto out;
+    }
+    if (fstat(heap->fd, &st) != 0) {
+      rc = fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", path);
+      goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      rc = fmr_fail(FMR_EINVAL, "%s is not a regular file", path);
+      goto out;
+    }
+    if (!readonly && flock(heap->fd, LOCK_EX | LOCK_NB) != 0) {
+      rc = errno == EWOULDBLOCK
+               ? fmr_fail(FMR_ELOCKED,
+                          "%s is open for writing in another process; close "
+                          "it there or open it read-only",
+                          path)
+               : fmr_fail_errno(FMR_EIO, errno, "cannot lock %s", path);
+      goto out;
+    }
+    if (st.st_size == 0) {
+      if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
+        rc = fmr_fail(FMR_EEMPTY, "%s is empty, not a heap file; open it "
+                      "with FMR_OPEN_CREATE to make a heap in it", path);
+        goto out;
+      }
+      /* An empty file holds nothing to lose: make a heap in it. */
+      rc = format_new(heap, initial, max);
+      if (rc != FMR_OK)
+        goto out;
+      if (fstat(heap->fd, &st) != 0) {
+        rc = fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", path);
+        goto out;
+      }
+      goto opened;
+    }
+    rc = open_existing(heap, (uint64_t)st.st_size, max, o.flags);
+    if (rc != FMR_OK)
+      goto out;
+    goto opened;
+  }
+  rc = fmr_fail(FMR_EIO, "%s keeps appearing and disappearing", path);
+  goto out;
+
+opened:
+  heap->dev = st.st_dev;
+  heap->ino = st.st_ino;
+  heap->registry_next = registry;
+  registry = heap;
+  *heap_out = heap;
+  heap = NULL;
+  rc = FMR_OK;
+out:
+  if (heap != NULL)
+    heap_destroy(heap);
+  pthread_mutex_unlock(&registry_lock);
+  return rc;
+}
+
+/* Flush everything to disk; then freed record space is safe to reuse. */
+static int sync_locked(struct fmr_heap *heap)
+{
+  if (heap->readonly || heap->mode == FMR_MODE_SCRATCH)
+    return FMR_OK;
+  int rc = fmr_heap_msync(heap, 0, heap->file_size);
+  if (rc != FMR_OK)
+    return rc;
+  if (fdatasync(heap->fd) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed",
+                          heap->path);
+  fmr_block_release_pending(heap);
+  return FMR_OK;
+}
+
+FMR_EXPORT int fmr_sync(fmr_heap *heap)
+{
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_sync: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  int rc = sync_locked(heap);
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_close(fmr_heap *heap)
+{
+  int rc = FMR_OK;
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_close: heap is required");
+  if (heap->mode == FMR_MODE_SCRATCH) {
+    heap_destroy(heap);
+    return FMR_OK;
+  }
+  pthread_mutex_lock(&registry_lock);
+  if (--heap->refcount > 0) {
+    pthread_mutex_unlock(&registry_lock);
+    return FMR_OK;
+  }
+  for (struct fmr_heap **p = &registry; *p != NULL;
+       p = &(*p)->registry_next) {
+    if (*p == heap) {
+      *p = heap->registry_next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+
+  pthread_mutex_lock(&heap->lock);
+  if (!heap->readonly) {
+    /* Everything is on disk before the file is marked clean. */
+    rc = sync_locked(heap);
+    if (rc == FMR_OK)
+      rc = write_meta(heap, true, true);
+  }
+  pthread_mutex_unlock(&heap->lock);
+  heap_destroy(heap);
+  return rc;
+}
+
+int fmr_heap_refresh_locked(struct fmr_heap *heap)
+{
+  struct stat st;
+  unsigned char pages[FMR_HEAP_START];
+  struct fmr_disk_meta meta;
+  int rc = FMR_OK;
+
+  if (!heap->readonly)
+    return FMR_OK;
+  if (fstat(heap->fd, &st) != 0 ||
+      pread(heap->fd, pages, sizeof pages, 0) != (ssize_t)sizeof pages) {
+    rc = fmr_fail_errno(FMR_EIO, errno, "cannot read %s", heap->path);
+    goto out;
+  }
+  rc = choose_meta(heap->path, pages, (uint64_t)st.st_size, &meta);
+  if (rc != FMR_OK)
+    goto out;
+  if (memcmp(meta.meta_uuid, heap->meta.meta_uuid, FMR_UUID_SIZE) != 0) {
+    rc = fmr_fail(FMR_ECORRUPT, "%s was replaced by another heap file",
+                  heap->path);
+    goto out;
+  }
+  if (meta.meta_file_size > (uint64_t)st.st_size) {
+    rc = fmr_fail(FMR_ETRUNCATED, "%s is shorter than its meta page records",
+                  heap->path);
+    goto out;
+  }
+  if (meta.meta_file_size > heap->reserved) {
+    rc = fmr_fail(FMR_EFULL, "%s grew past the address space this reader "
+                  "reserved; reopen it", heap->path);
+    goto out;
+  }
+  rc = map_more(heap, meta.meta_file_size);
+  if (rc != FMR_OK)
+    goto out;
+  heap->meta = meta;
+  heap->file_size = heap->mapped;
+  fmr_catalog_reset(heap);
+  rc = fmr_catalog_load(heap, FMR_OPEN_READONLY);
+out:
+  return rc;
+}
+
+FMR_EXPORT int fmr_refresh(fmr_heap *heap)
+{
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_refresh: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  int rc = fmr_heap_refresh_locked(heap);
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
+{
+  if (heap == NULL || s == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_stat: heap and stats are required");
+  memset(s, 0, sizeof *s);
+  pthread_mutex_lock(&heap->lock);
+  s->format_version = heap->meta.meta_version;
+  s->mode = heap->mode;
+  s->readonly = heap->readonly;
+  s->recovered = heap->recovered;
+  memcpy(s->uuid, heap->meta.meta_uuid, FMR_UUID_SIZE);
+  s->file_size = heap->file_size;
+  s->max_size = heap->reserved;
+  s->heap_bytes = heap->file_size - FMR_HEAP_START;
+  if (!heap->readonly) {
+    s->used_bytes = heap->used_bytes;
+    s->free_bytes = (heap->extents.free_granules << FMR_GRANULE_SHIFT) +
+                    heap->cached_bytes + heap->pending_bytes;
+    s->largest_free = fmr_extents_largest(&heap->extents)
+                      << FMR_GRANULE_SHIFT;
+    s->free_extents = heap->extents.count;
+    uint64_t cached = 0;
+    for (size_t c = 0; c < FMR_SMALL_CLASSES; c++)
+      cached += heap->small_cache[c].count;
+    s->blocks = heap->blocks.count - cached;
+  } else {
+    /* A reader has no allocator: everything not in the catalog counts as
+       free. */
+    s->used_bytes = heap->catalog_bytes + heap->record_bytes +
+                    heap->tombstone_bytes + heap->aux_bytes;
+    s->free_bytes = s->heap_bytes - s->used_bytes;
+  }
+  s->records_committed = heap->records_committed;
+  s->records_tombstone = heap->records_tombstone;
+  s->records_damaged = heap->records_damaged;
+  s->record_bytes = heap->record_bytes;
+  s->tombstone_bytes = heap->tombstone_bytes;
+  s->catalog_bytes = heap->catalog_bytes;
+  s->catalog_slots = heap->catalog_slots;
+  s->pending_free_bytes = heap->pending_bytes;
+  s->refcount = heap->refcount;
+  pthread_mutex_unlock(&heap->lock);
+  return FMR_OK;
+}
+
+FMR_EXPORT const char *fmr_path(const fmr_heap *heap)
+{
+  return heap != NULL ? heap->path : NULL;
+}
+
+FMR_EXPORT int fmr_mode_of(const fmr_heap *heap)
+{
+  return heap != NULL ? heap->mode : FMR_EINVAL;
+}
+
+FMR_EXPORT int fmr_is_readonly(const fmr_heap *heap)
+{
+  return heap != NULL ? heap->readonly : FMR_EINVAL;
+}
+
+FMR_EXPORT int fmr_uuid(const fmr_heap *heap, uint8_t uuid_out[FMR_UUID_SIZE])
+{
+  if (heap == NULL || uuid_out == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_uuid: heap and uuid_out are required");
+  memcpy(uuid_out, heap->meta.meta_uuid, FMR_UUID_SIZE);
+  return FMR_OK;
+}
