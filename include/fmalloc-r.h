@@ -113,7 +113,7 @@ typedef struct fmr_options {
   int mode;              /* enum fmr_mode; default FMR_MODE_PERSISTENT */
   unsigned flags;        /* FMR_OPEN_* */
   uint64_t initial_size; /* bytes for a new file; 0 means 1 MiB */
-  uint64_t max_size;     /* address space reserved; 0 means 1 TiB */
+  uint64_t max_size;     /* address space reserved; 0 means 256 GiB */
   unsigned file_mode;    /* permissions of a new file before umask;
                             default 0666 */
 } fmr_options;
@@ -245,6 +245,13 @@ FMR_EXPORT int fmr_record_find(fmr_heap *heap, const char *name,
 FMR_EXPORT int fmr_record_update(fmr_heap *heap, uint64_t id, uint32_t type,
                                  uint64_t length, const void *meta,
                                  size_t meta_len);
+/* Make the uncommitted block PAYLOAD (or NULL) the record's payload and
+   LENGTH its length, atomically; the old payload is freed (reused after the
+   next sync) and the generation increases.  This is how a record's data
+   grows: fmr_malloc a larger block, copy, then swap it in.  Errors as
+   fmr_commit, and FMR_ENOTFOUND. */
+FMR_EXPORT int fmr_record_set_payload(fmr_heap *heap, uint64_t id,
+                                      void *payload, uint64_t length);
 /* Give a record a new name (NULL or "" removes it), atomically. */
 FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
                                  const char *name);

@@ -589,13 +589,38 @@ static int write_record(struct fmr_heap *heap,
   return FMR_OK;
 }
 
+/* Check that PAYLOAD (or NULL) is a live block not yet committed; give its
+   offset and size (0, 0 for NULL). */
+static int free_payload_block(struct fmr_heap *heap, void *payload,
+                              uint64_t *offset_out, uint64_t *bytes_out)
+{
+  uint64_t *block = NULL, offset = 0;
+  *offset_out = *bytes_out = 0;
+  if (payload == NULL)
+    return FMR_OK;
+  uintptr_t p = (uintptr_t)payload, b = (uintptr_t)heap->base;
+  if (p >= b + FMR_HEAP_START && p < b + heap->mapped) {
+    offset = (uint64_t)(p - b);
+    block = fmr_map_get(&heap->blocks, offset);
+  }
+  if (block == NULL || (*block & FMR_BLOCK_CACHED))
+    return fmr_fail(FMR_ENOTOWNED, "payload %p is not a live block of heap %s",
+                    payload, heap->path);
+  if (*block & (FMR_BLOCK_COMMITTED | FMR_BLOCK_SYSTEM))
+    return fmr_fail(FMR_ECOMMITTED, "block %p is already the payload of a "
+                    "record", payload);
+  *offset_out = offset;
+  *bytes_out = *block & ~(uint64_t)FMR_BLOCK_FLAGS;
+  return FMR_OK;
+}
+
 FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
                           uint64_t length, const char *name,
                           const void *meta, size_t meta_len, unsigned flags,
                           uint64_t *id_out)
 {
   size_t name_len;
-  uint64_t offset = 0, bytes = 0, *block = NULL, slot;
+  uint64_t offset, bytes, slot;
   int rc;
 
   if (heap == NULL)
@@ -611,24 +636,8 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
   pthread_mutex_lock(&heap->lock);
   if ((rc = catalog_writable(heap)) != FMR_OK)
     goto out;
-  if (payload != NULL) {
-    uintptr_t p = (uintptr_t)payload, b = (uintptr_t)heap->base;
-    if (p >= b + FMR_HEAP_START && p < b + heap->mapped) {
-      offset = (uint64_t)(p - b);
-      block = fmr_map_get(&heap->blocks, offset);
-    }
-    if (block == NULL || (*block & FMR_BLOCK_CACHED)) {
-      rc = fmr_fail(FMR_ENOTOWNED, "fmr_commit: payload %p is not a live "
-                    "block of heap %s", payload, heap->path);
-      goto out;
-    }
-    if (*block & (FMR_BLOCK_COMMITTED | FMR_BLOCK_SYSTEM)) {
-      rc = fmr_fail(FMR_ECOMMITTED, "fmr_commit: payload is already the "
-                    "payload of a record");
-      goto out;
-    }
-    bytes = *block & ~(uint64_t)FMR_BLOCK_FLAGS;
-  }
+  if ((rc = free_payload_block(heap, payload, &offset, &bytes)) != FMR_OK)
+    goto out;
   if (name_len > 0 && name_lookup(heap, name, name_len, NULL) != 0) {
     rc = fmr_fail(FMR_EEXIST, "a record named \"%s\" already exists in %s",
                   name, heap->path);
@@ -764,12 +773,25 @@ FMR_EXPORT int fmr_record_find(fmr_heap *heap, const char *name,
 }
 
 /* Replace committed record ID by a new slot with the next generation. */
-static int rewrite(struct fmr_heap *heap, uint64_t id, bool set_fields,
-                   uint32_t type, uint64_t length, bool set_name,
-                   const char *name, size_t name_len, bool set_meta,
-                   const void *meta, size_t meta_len)
+struct rewrite_args {
+  bool set_fields, set_name, set_meta, set_payload;
+  uint32_t type;
+  uint64_t length;
+  const char *name;
+  size_t name_len;
+  const void *meta;
+  size_t meta_len;
+  void *payload;
+};
+
+static int rewrite(struct fmr_heap *heap, uint64_t id,
+                   const struct rewrite_args *a)
 {
-  uint64_t old_slot, new_slot;
+  uint64_t old_slot, new_slot, new_payload = 0, new_bytes = 0;
+  const char *name = a->name;
+  size_t name_len = a->name_len;
+  const void *meta = a->meta;
+  size_t meta_len = a->meta_len;
   int rc = lookup_locked(heap, id, NULL, &old_slot);
   if (rc != FMR_OK)
     return rc;
@@ -781,11 +803,19 @@ static int rewrite(struct fmr_heap *heap, uint64_t id, bool set_fields,
   const char *old_name = record_name(heap, old);
   size_t old_name_len = old->rec_name_len;
   template.rec_generation++;
-  if (set_fields) {
-    template.rec_type = type;
-    template.rec_length = length;
+  if (a->set_fields) {
+    template.rec_type = a->type;
+    template.rec_length = a->length;
   }
-  if (!set_name) {
+  if (a->set_payload) {
+    rc = free_payload_block(heap, a->payload, &new_payload, &new_bytes);
+    if (rc != FMR_OK)
+      return rc;
+    template.rec_payload_offset = new_payload;
+    template.rec_payload_bytes = new_bytes;
+    template.rec_length = a->length;
+  }
+  if (!a->set_name) {
     name = old_name;
     name_len = old_name_len;
   } else if (name_len > 0) {
@@ -794,7 +824,7 @@ static int rewrite(struct fmr_heap *heap, uint64_t id, bool set_fields,
       return fmr_fail(FMR_EEXIST, "a record named \"%.*s\" already exists",
                       (int)name_len, name);
   }
-  if (!set_meta) {
+  if (!a->set_meta) {
     meta = old->rec_meta_len ? (const unsigned char *)old_name + old_name_len
                              : NULL;
     meta_len = old->rec_meta_len;
@@ -808,6 +838,8 @@ static int rewrite(struct fmr_heap *heap, uint64_t id, bool set_fields,
   if (old_name_len > 0)
     name_remove(heap, old_name, old_name_len);
   uint64_t old_aux = old->rec_aux_offset;
+  uint64_t old_payload = old->rec_payload_offset;
+  uint64_t old_bytes = old->rec_payload_bytes;
   heap->aux_bytes -= old->rec_aux_bytes;
   release_slot(heap, old_slot);
   fmr_map_put(&heap->by_id, id, new_slot);
@@ -816,6 +848,13 @@ static int rewrite(struct fmr_heap *heap, uint64_t id, bool set_fields,
                 new_slot);
   if (old_aux != 0)
     fmr_block_free(heap, old_aux, true);
+  if (a->set_payload) {
+    if (new_payload != 0)
+      *fmr_map_get(&heap->blocks, new_payload) |= FMR_BLOCK_COMMITTED;
+    if (old_payload != 0)
+      fmr_block_free(heap, old_payload, true);
+    heap->record_bytes += new_bytes - old_bytes;
+  }
   return FMR_OK;
 }
 
@@ -829,8 +868,13 @@ FMR_EXPORT int fmr_record_update(fmr_heap *heap, uint64_t id, uint32_t type,
   pthread_mutex_lock(&heap->lock);
   int rc = catalog_writable(heap);
   if (rc == FMR_OK)
-    rc = rewrite(heap, id, true, type, length, false, NULL, 0, true, meta,
-                 meta_len);
+    rc = rewrite(heap, id,
+                 &(struct rewrite_args){.set_fields = true,
+                                        .type = type,
+                                        .length = length,
+                                        .set_meta = true,
+                                        .meta = meta,
+                                        .meta_len = meta_len});
   pthread_mutex_unlock(&heap->lock);
   return rc;
 }
@@ -847,7 +891,24 @@ FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
   pthread_mutex_lock(&heap->lock);
   rc = catalog_writable(heap);
   if (rc == FMR_OK)
-    rc = rewrite(heap, id, false, 0, 0, true, name, len, false, NULL, 0);
+    rc = rewrite(heap, id,
+                 &(struct rewrite_args){
+                     .set_name = true, .name = name, .name_len = len});
+  pthread_mutex_unlock(&heap->lock);
+  return rc;
+}
+
+FMR_EXPORT int fmr_record_set_payload(fmr_heap *heap, uint64_t id,
+                                      void *payload, uint64_t length)
+{
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_record_set_payload: heap is required");
+  pthread_mutex_lock(&heap->lock);
+  int rc = catalog_writable(heap);
+  if (rc == FMR_OK)
+    rc = rewrite(heap, id,
+                 &(struct rewrite_args){
+                     .set_payload = true, .payload = payload, .length = length});
   pthread_mutex_unlock(&heap->lock);
   return rc;
 }

@@ -31,7 +31,7 @@
 
 #define DEFAULT_INITIAL_SIZE (UINT64_C(1) << 20)
 #define MIN_INITIAL_SIZE (UINT64_C(64) << 10)
-#define DEFAULT_MAX_SIZE (UINT64_C(1) << 40)
+#define DEFAULT_MAX_SIZE (UINT64_C(1) << 38)
 #define GROWTH_UNIT (UINT64_C(1) << 20)
 #define GROWTH_CAP (UINT64_C(1) << 30)
 
