@@ -22,8 +22,11 @@
      catalog record (type, length, name, metadata, extent) is atomic.
    - A commit survives kill -9 at once; it survives power loss once
      fmr_sync() has returned (or at once with FMR_COMMIT_SYNC).
-   - Do not use a heap in both processes after fork(): the child inherits the
-     writer lock and the mapping.  Open the file anew in the child instead.
+   - After fork() the child's copies of the parent's heaps refuse every
+     change (FMR_EFORKED); reading through pointers still works, and writes
+     through pointers reach the shared file.  fmr_close() in the child only
+     unmaps.  A child that needs to write opens the file anew (read-write
+     fails with FMR_ELOCKED while the parent holds the writer lock).
    - A reader (FMR_OPEN_READONLY) sees records committed when it opened or
      last refreshed.  If the writer frees a record the reader still uses,
      the reader keeps seeing the old bytes until the space is reused, and
@@ -76,7 +79,8 @@ enum fmr_error {
   FMR_EACCES = -24,       /* permission denied */
   FMR_ECOMMITTED = -25,   /* block belongs to a committed record */
   FMR_ENOTOWNED = -26,    /* pointer is not a live block of this heap */
-  FMR_ETOOBIG = -27       /* size does not fit in the address space */
+  FMR_ETOOBIG = -27,      /* size does not fit in the address space */
+  FMR_EFORKED = -28       /* heap was opened before fork(); reopen it */
 };
 
 /* Heap modes. */

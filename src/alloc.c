@@ -197,13 +197,6 @@ static uint64_t *live_block(struct fmr_heap *heap, const void *ptr,
   return v;
 }
 
-static int writable(struct fmr_heap *heap)
-{
-  if (heap->readonly)
-    return fmr_fail(FMR_EREADONLY, "heap %s is open read-only", heap->path);
-  return FMR_OK;
-}
-
 FMR_EXPORT int fmr_malloc(fmr_heap *heap, size_t size, void **ptr_out)
 {
   uint64_t offset;
@@ -211,7 +204,7 @@ FMR_EXPORT int fmr_malloc(fmr_heap *heap, size_t size, void **ptr_out)
   if (heap == NULL || ptr_out == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_malloc: heap and ptr_out are required");
   pthread_mutex_lock(&heap->lock);
-  rc = writable(heap);
+  rc = fmr_heap_writable(heap);
   if (rc == FMR_OK)
     rc = fmr_block_alloc(heap, size, 0, &offset);
   if (rc == FMR_OK)
@@ -259,7 +252,7 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
   if (ptr == NULL)
     return fmr_malloc(heap, size, ptr_out);
   pthread_mutex_lock(&heap->lock);
-  rc = writable(heap);
+  rc = fmr_heap_writable(heap);
   if (rc != FMR_OK)
     goto out;
   if ((v = live_block(heap, ptr, &offset)) == NULL) {
@@ -317,7 +310,7 @@ FMR_EXPORT int fmr_free(fmr_heap *heap, void *ptr)
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_free: heap is required");
   pthread_mutex_lock(&heap->lock);
-  rc = writable(heap);
+  rc = fmr_heap_writable(heap);
   if (rc != FMR_OK)
     goto out;
   if ((v = live_block(heap, ptr, &offset)) == NULL) {

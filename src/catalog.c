@@ -500,9 +500,7 @@ static int catalog_writable(struct fmr_heap *heap)
 {
   if (heap->mode != FMR_MODE_PERSISTENT)
     return fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
-  if (heap->readonly)
-    return fmr_fail(FMR_EREADONLY, "heap %s is open read-only", heap->path);
-  return FMR_OK;
+  return fmr_heap_writable(heap);
 }
 
 static int check_name(const char *name, size_t *len_out)

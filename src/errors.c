@@ -92,6 +92,9 @@ FMR_EXPORT const char *fmr_strerror(int code)
     return "pointer is not a live block of this heap";
   case FMR_ETOOBIG:
     return "requested size is too large";
+  case FMR_EFORKED:
+    return "heap was opened before fork(); open the file again in this "
+           "process";
   default:
     return "unknown error code";
   }

@@ -239,6 +239,7 @@ struct fmr_heap {
   int mode;     /* enum fmr_mode */
   bool readonly;
   bool recovered;
+  bool forked;  /* this process is a fork() child of the one that opened */
   pthread_mutex_t lock;
 
   uint8_t *base;         /* start of the reserved address range */
@@ -274,6 +275,9 @@ static inline void *fmr_at(const struct fmr_heap *heap, uint64_t offset)
 }
 
 /* heap.c */
+/* 0 if the heap may be changed, else FMR_EREADONLY or FMR_EFORKED (with
+   the message set).  Caller holds heap->lock. */
+int fmr_heap_writable(struct fmr_heap *heap);
 int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes);
 int fmr_heap_write_meta(struct fmr_heap *heap, bool clean);
 int fmr_heap_msync(struct fmr_heap *heap, uint64_t offset, uint64_t len);

@@ -35,8 +35,60 @@
 #define GROWTH_UNIT (UINT64_C(1) << 20)
 #define GROWTH_CAP (UINT64_C(1) << 30)
 
+/* Every open heap of the process, persistent or scratch.  Lock order:
+   registry_lock before any heap's lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fmr_heap *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* fork(): no heap may be in the middle of a change while the child's copy
+   is taken, so every lock is held across the fork.  The child's heaps
+   share the parent's file, mapping and writer lock, so they must never
+   change it: they are marked forked and leave the registry (a new open in
+   the child opens the file anew). */
+static void atfork_prepare(void)
+{
+  pthread_mutex_lock(&registry_lock);
+  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
+    pthread_mutex_lock(&h->lock);
+}
+
+static void atfork_parent(void)
+{
+  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
+    pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&registry_lock);
+}
+
+static void atfork_child(void)
+{
+  struct fmr_heap *h = registry, *next;
+  for (; h != NULL; h = next) {
+    next = h->registry_next;
+    h->forked = true;
+    h->registry_next = NULL;
+    pthread_mutex_unlock(&h->lock);
+  }
+  registry = NULL;
+  pthread_mutex_unlock(&registry_lock);
+}
+
+static void install_atfork(void)
+{
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+int fmr_heap_writable(struct fmr_heap *heap)
+{
+  if (heap->readonly)
+    return fmr_fail(FMR_EREADONLY, "heap %s is open read-only", heap->path);
+  if (heap->forked)
+    return fmr_fail(FMR_EFORKED,
+                    "heap %s was opened by the parent of this process; "
+                    "open the file again here",
+                    heap->path);
+  return FMR_OK;
+}
 
 static uint64_t page_size(void)
 {
@@ -579,7 +631,7 @@ static int open_scratch(const char *path, const fmr_options *o,
 static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
 {
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    if (h->dev == dev && h->ino == ino)
+    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino)
       return h;
   return NULL;
 }
@@ -627,8 +679,17 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
   if (max < initial)
     max = round_up(initial, GROWTH_UNIT);
 
-  if (o.mode == FMR_MODE_SCRATCH)
-    return open_scratch(path, &o, initial, max, heap_out);
+  pthread_once(&atfork_once, install_atfork);
+  if (o.mode == FMR_MODE_SCRATCH) {
+    rc = open_scratch(path, &o, initial, max, heap_out);
+    if (rc == FMR_OK) {
+      pthread_mutex_lock(&registry_lock);
+      (*heap_out)->registry_next = registry;
+      registry = *heap_out;
+      pthread_mutex_unlock(&registry_lock);
+    }
+    return rc;
+  }
 
   pthread_mutex_lock(&registry_lock);
   for (int attempt = 0; attempt < 8; attempt++) {
@@ -756,6 +817,8 @@ static int sync_locked(struct fmr_heap *heap)
 {
   if (heap->readonly || heap->mode == FMR_MODE_SCRATCH)
     return FMR_OK;
+  if (heap->forked)
+    return fmr_heap_writable(heap);
   int rc = fmr_heap_msync(heap, 0, heap->file_size);
   if (rc != FMR_OK)
     return rc;
@@ -781,10 +844,6 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
   int rc = FMR_OK;
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_close: heap is required");
-  if (heap->mode == FMR_MODE_SCRATCH) {
-    heap_destroy(heap);
-    return FMR_OK;
-  }
   pthread_mutex_lock(&registry_lock);
   if (--heap->refcount > 0) {
     pthread_mutex_unlock(&registry_lock);
@@ -800,7 +859,7 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
   pthread_mutex_unlock(&registry_lock);
 
   pthread_mutex_lock(&heap->lock);
-  if (!heap->readonly) {
+  if (!heap->readonly && !heap->forked && heap->mode == FMR_MODE_PERSISTENT) {
     /* Everything is on disk before the file is marked clean. */
     rc = sync_locked(heap);
     if (rc == FMR_OK)
