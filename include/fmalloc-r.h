@@ -152,7 +152,7 @@ typedef struct fmr_stats {
   uint64_t free_bytes;       /* bytes free */
   uint64_t largest_free;     /* largest free extent */
   uint64_t free_extents;     /* number of free extents */
-  uint64_t blocks;           /* live blocks (allocations) */
+  uint64_t blocks;           /* live blocks not committed as records */
   uint64_t records_committed;
   uint64_t records_tombstone;
   uint64_t records_damaged;  /* skipped or dropped: bad checksum */

@@ -66,7 +66,7 @@ void fmr_block_release_pending(struct fmr_heap *heap)
   heap->pending_bytes = 0;
 }
 
-int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, uint64_t flags,
+int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
                     uint64_t *offset_out)
 {
   uint64_t bytes = fmr_round_size(size);
@@ -84,8 +84,10 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, uint64_t flags,
     struct fmr_vec *cache = &heap->small_cache[class_of(bytes)];
     if (cache->count > 0) {
       uint64_t offset = cache->items[--cache->count];
-      uint64_t *v = fmr_map_get(&heap->blocks, offset);
-      *v = bytes | flags;
+      if (tracked)
+        *fmr_map_get(&heap->blocks, offset) = bytes;
+      else
+        fmr_map_remove(&heap->blocks, offset, NULL);
       heap->cached_bytes -= bytes;
       heap->used_bytes += bytes;
       *offset_out = offset;
@@ -95,12 +97,8 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, uint64_t flags,
 
   /* Make room in the index before taking space, so that a failure leaves
      nothing to undo. */
-  if ((heap->blocks.count + 1) * 2 > heap->blocks.mask + 1) {
-    uint64_t probe = UINT64_MAX - FMR_GRANULE + 1; /* never a real offset */
-    if (fmr_map_put(&heap->blocks, probe, 0) != FMR_OK)
-      return fmr_fail(FMR_ENOMEM, "out of memory indexing heap blocks");
-    fmr_map_remove(&heap->blocks, probe, NULL);
-  }
+  if (tracked && fmr_map_reserve(&heap->blocks, 1) != FMR_OK)
+    return fmr_fail(FMR_ENOMEM, "out of memory indexing heap blocks");
 
   for (int attempt = 0;; attempt++) {
     granule = fmr_extents_take(&heap->extents, bytes >> FMR_GRANULE_SHIFT);
@@ -129,32 +127,20 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, uint64_t flags,
   }
 
   uint64_t offset = granule << FMR_GRANULE_SHIFT;
-  /* Cannot fail: room was made above. */
-  fmr_map_put(&heap->blocks, offset, bytes | flags);
+  if (tracked)
+    fmr_map_put(&heap->blocks, offset, bytes); /* room was made above */
   heap->used_bytes += bytes;
   *offset_out = offset;
   return FMR_OK;
 }
 
-void fmr_block_free(struct fmr_heap *heap, uint64_t offset, bool deferred)
+void fmr_block_free(struct fmr_heap *heap, uint64_t offset)
 {
   uint64_t *v = fmr_map_get(&heap->blocks, offset);
   if (v == NULL)
     return;
   uint64_t bytes = *v & ~(uint64_t)FMR_BLOCK_FLAGS;
   heap->used_bytes -= bytes;
-  if (deferred && heap->mode == FMR_MODE_PERSISTENT) {
-    fmr_map_remove(&heap->blocks, offset, NULL);
-    if (fmr_vec_push(&heap->pending, offset) == FMR_OK) {
-      if (fmr_vec_push(&heap->pending, bytes) == FMR_OK) {
-        heap->pending_bytes += bytes;
-        return;
-      }
-      heap->pending.count--;
-    }
-    /* Out of memory: the space stays unused until the next open. */
-    return;
-  }
   if (is_small(bytes)) {
     struct fmr_vec *cache = &heap->small_cache[class_of(bytes)];
     if (cache->count < FMR_SMALL_CACHE_MAX &&
@@ -169,8 +155,26 @@ void fmr_block_free(struct fmr_heap *heap, uint64_t offset, bool deferred)
                      bytes >> FMR_GRANULE_SHIFT);
 }
 
-/* Offset of PTR if it is inside the heap's mapping and granule aligned,
-   else 0. */
+void fmr_block_release(struct fmr_heap *heap, uint64_t offset, uint64_t bytes,
+                       bool deferred)
+{
+  heap->used_bytes -= bytes;
+  if (deferred && heap->mode == FMR_MODE_PERSISTENT) {
+    if (fmr_vec_push(&heap->pending, offset) == FMR_OK) {
+      if (fmr_vec_push(&heap->pending, bytes) == FMR_OK) {
+        heap->pending_bytes += bytes;
+        return;
+      }
+      heap->pending.count--;
+    }
+    /* Out of memory: the space stays unused until the next open. */
+    return;
+  }
+  fmr_extents_insert(&heap->extents, offset >> FMR_GRANULE_SHIFT,
+                     bytes >> FMR_GRANULE_SHIFT);
+}
+
+/* Offset of PTR if it is inside the heap's mapping, else 0. */
 static uint64_t offset_of(const struct fmr_heap *heap, const void *ptr)
 {
   uintptr_t p = (uintptr_t)ptr, b = (uintptr_t)heap->base;
@@ -179,22 +183,29 @@ static uint64_t offset_of(const struct fmr_heap *heap, const void *ptr)
   return (uint64_t)(p - b);
 }
 
-/* The live block at PTR: sets *OFFSET and returns a pointer to its size
-   and flags, or sets the error and returns NULL. */
+/* The caller's live block at PTR: sets *OFFSET and returns a pointer to
+   its size, or sets the error (FMR_ECOMMITTED for a record's payload,
+   else FMR_ENOTOWNED) in *RC and returns NULL. */
 static uint64_t *live_block(struct fmr_heap *heap, const void *ptr,
-                            uint64_t *offset)
+                            uint64_t *offset, int *rc)
 {
   uint64_t off = offset_of(heap, ptr);
   uint64_t *v = off != 0 && off % FMR_GRANULE == 0
                     ? fmr_map_get(&heap->blocks, off)
                     : NULL;
-  if (v == NULL || (*v & FMR_BLOCK_CACHED)) {
-    fmr_fail(FMR_ENOTOWNED, "pointer %p is not a live block of heap %s",
-             ptr, heap->path);
-    return NULL;
+  if (v != NULL && !(*v & FMR_BLOCK_CACHED)) {
+    *offset = off;
+    return v;
   }
-  *offset = off;
-  return v;
+  if (v == NULL && off != 0 && fmr_catalog_payload_bytes(heap, off) != 0)
+    *rc = fmr_fail(FMR_ECOMMITTED,
+                   "block %p is the payload of a committed record; free the "
+                   "record instead",
+                   ptr);
+  else
+    *rc = fmr_fail(FMR_ENOTOWNED, "pointer %p is not a live block of heap %s",
+                   ptr, heap->path);
+  return NULL;
 }
 
 FMR_EXPORT int fmr_malloc(fmr_heap *heap, size_t size, void **ptr_out)
@@ -206,7 +217,7 @@ FMR_EXPORT int fmr_malloc(fmr_heap *heap, size_t size, void **ptr_out)
   pthread_mutex_lock(&heap->lock);
   rc = fmr_heap_writable(heap);
   if (rc == FMR_OK)
-    rc = fmr_block_alloc(heap, size, 0, &offset);
+    rc = fmr_block_alloc(heap, size, true, &offset);
   if (rc == FMR_OK)
     *ptr_out = fmr_at(heap, offset);
   pthread_mutex_unlock(&heap->lock);
@@ -255,16 +266,9 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
   rc = fmr_heap_writable(heap);
   if (rc != FMR_OK)
     goto out;
-  if ((v = live_block(heap, ptr, &offset)) == NULL) {
-    rc = FMR_ENOTOWNED;
+  if ((v = live_block(heap, ptr, &offset, &rc)) == NULL)
     goto out;
-  }
-  if (*v & (FMR_BLOCK_COMMITTED | FMR_BLOCK_SYSTEM)) {
-    rc = fmr_fail(FMR_ECOMMITTED,
-                  "fmr_realloc: block is the payload of a committed record");
-    goto out;
-  }
-  old = *v & ~(uint64_t)FMR_BLOCK_FLAGS;
+  old = *v;
   bytes = fmr_round_size(size);
   if (bytes == 0 || bytes > heap->reserved) {
     rc = fmr_fail(FMR_ETOOBIG, "fmr_realloc: %zu bytes is too large", size);
@@ -278,6 +282,7 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
     /* Shrink a large block: give the tail back. */
     *v = bytes;
     heap->used_bytes -= old - bytes;
+    /* The tail may border a free extent: insert merges them. */
     fmr_extents_insert(&heap->extents, (offset + bytes) >> FMR_GRANULE_SHIFT,
                        (old - bytes) >> FMR_GRANULE_SHIFT);
     *ptr_out = ptr;
@@ -290,11 +295,11 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
     goto out;
   }
   uint64_t new_offset;
-  rc = fmr_block_alloc(heap, bytes, 0, &new_offset);
+  rc = fmr_block_alloc(heap, bytes, true, &new_offset);
   if (rc != FMR_OK)
     goto out;
   memcpy(fmr_at(heap, new_offset), fmr_at(heap, offset), old);
-  fmr_block_free(heap, offset, false);
+  fmr_block_free(heap, offset);
   *ptr_out = fmr_at(heap, new_offset);
 out:
   pthread_mutex_unlock(&heap->lock);
@@ -303,7 +308,7 @@ out:
 
 FMR_EXPORT int fmr_free(fmr_heap *heap, void *ptr)
 {
-  uint64_t offset, *v;
+  uint64_t offset;
   int rc = FMR_OK;
   if (ptr == NULL)
     return FMR_OK;
@@ -313,17 +318,9 @@ FMR_EXPORT int fmr_free(fmr_heap *heap, void *ptr)
   rc = fmr_heap_writable(heap);
   if (rc != FMR_OK)
     goto out;
-  if ((v = live_block(heap, ptr, &offset)) == NULL) {
-    rc = FMR_ENOTOWNED;
+  if (live_block(heap, ptr, &offset, &rc) == NULL)
     goto out;
-  }
-  if (*v & (FMR_BLOCK_COMMITTED | FMR_BLOCK_SYSTEM)) {
-    rc = fmr_fail(FMR_ECOMMITTED,
-                  "fmr_free: block is the payload of a committed record; "
-                  "free the record instead");
-    goto out;
-  }
-  fmr_block_free(heap, offset, false);
+  fmr_block_free(heap, offset);
 out:
   pthread_mutex_unlock(&heap->lock);
   return rc;
@@ -331,15 +328,17 @@ out:
 
 FMR_EXPORT size_t fmr_usable_size(fmr_heap *heap, const void *ptr)
 {
-  uint64_t offset, *v;
+  uint64_t offset, *v, off;
   size_t size = 0;
+  int rc;
   if (heap == NULL || ptr == NULL)
     return 0;
   pthread_mutex_lock(&heap->lock);
-  if ((v = live_block(heap, ptr, &offset)) != NULL)
-    size = (size_t)(*v & ~(uint64_t)FMR_BLOCK_FLAGS);
-  else
-    fmr_clear_error();
+  if ((v = live_block(heap, ptr, &offset, &rc)) != NULL)
+    size = (size_t)*v;
+  else if ((off = offset_of(heap, ptr)) != 0)
+    size = (size_t)fmr_catalog_payload_bytes(heap, off);
+  fmr_clear_error();
   pthread_mutex_unlock(&heap->lock);
   return size;
 }

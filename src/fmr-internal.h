@@ -150,11 +150,16 @@ int fmr_fail_errno(int code, int errnum, const char *fmt, ...)
 void fmr_clear_error(void);
 
 /* Open-addressing hash map from nonzero uint64 keys to uint64 values. */
+struct fmr_map_entry {
+  uint64_t key; /* 0 = empty */
+  uint64_t value;
+};
 struct fmr_map {
-  uint64_t *keys;
-  uint64_t *values;
-  size_t mask; /* capacity - 1; capacity is a power of two or 0 */
+  struct fmr_map_entry *entries;
+  size_t mask;    /* capacity - 1; capacity is a power of two */
+  unsigned shift; /* 64 - log2(capacity) */
   size_t count;
+  bool sequential; /* keys come mostly in order: hash by key itself */
 };
 void fmr_map_init(struct fmr_map *map);
 void fmr_map_destroy(struct fmr_map *map);
@@ -215,11 +220,12 @@ void fmr_extents_walk(const struct fmr_extents *ext,
 /* ------------------------------------------------------------------ */
 /* The heap in memory                                                   */
 
-/* Flags kept in the low bits of a block's size in fmr_heap.blocks (block
-   sizes are multiples of 64). */
-#define FMR_BLOCK_COMMITTED 0x1u /* payload of a record */
-#define FMR_BLOCK_SYSTEM 0x2u    /* catalog segment or aux block */
-#define FMR_BLOCK_CACHED 0x4u    /* free, in a small-block cache */
+/* fmr_heap.blocks maps the offset of every block the caller holds (not
+   committed) to its size; committed payloads, aux blocks and catalog
+   segments are known from the catalog alone, so a heap with many records
+   opens without indexing them twice.  A flag in the low bits of the size
+   (sizes are multiples of 64) marks a freed small block in the cache. */
+#define FMR_BLOCK_CACHED 0x1u
 #define FMR_BLOCK_FLAGS 0x3fu
 
 /* Small blocks (up to FMR_SMALL_MAX bytes) freed by the caller are cached
@@ -286,11 +292,16 @@ int fmr_heap_msync(struct fmr_heap *heap, uint64_t offset, uint64_t len);
 int fmr_heap_refresh_locked(struct fmr_heap *heap);
 
 /* alloc.c: callers hold heap->lock. */
-int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, uint64_t flags,
+/* Allocate; TRACKED blocks are the caller's and go in heap->blocks. */
+int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
                     uint64_t *offset_out);
-/* Free a block now, or after the next sync when DEFERRED (space of a
-   committed record, which a power loss could bring back). */
-void fmr_block_free(struct fmr_heap *heap, uint64_t offset, bool deferred);
+/* Free a tracked block. */
+void fmr_block_free(struct fmr_heap *heap, uint64_t offset);
+/* Free an untracked block of BYTES (catalog space), now, or after the next
+   sync when DEFERRED (space of a committed record, which a power loss
+   could bring back). */
+void fmr_block_release(struct fmr_heap *heap, uint64_t offset, uint64_t bytes,
+                       bool deferred);
 void fmr_block_release_pending(struct fmr_heap *heap);
 void fmr_block_flush_cache(struct fmr_heap *heap);
 uint64_t fmr_round_size(uint64_t size);
@@ -308,5 +319,8 @@ uint32_t fmr_segment_checksum(const struct fmr_disk_segment *segment);
 int fmr_record_validate(const struct fmr_heap *heap,
                         const struct fmr_disk_record *record);
 uint64_t fmr_name_hash(const char *name, size_t len);
+/* Bytes of the committed or tombstoned record payload at OFFSET, or 0.
+   Linear in the number of records: for error paths only. */
+uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset);
 
 #endif /* FMR_INTERNAL_H */

@@ -33,6 +33,7 @@
 #define MIN_INITIAL_SIZE (UINT64_C(64) << 10)
 #define DEFAULT_MAX_SIZE (UINT64_C(1) << 38)
 #define GROWTH_UNIT (UINT64_C(1) << 20)
+#define GROWTH_MIN (UINT64_C(4) << 20)
 #define GROWTH_CAP (UINT64_C(1) << 30)
 
 /* Every open heap of the process, persistent or scratch.  Lock order:
@@ -321,11 +322,15 @@ static int reserve_disk(struct fmr_heap *heap, uint64_t from, uint64_t to)
 int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
 {
   uint64_t old = heap->file_size;
-  uint64_t step = old / 4;
+  uint64_t step = old / 2;
   int rc;
 
+  /* Grow by half the size, at least 4 MiB and at most 1 GiB beyond the
+     request: few growths (each costs a disk flush), little overshoot. */
   if (step > GROWTH_CAP)
     step = GROWTH_CAP;
+  if (step < GROWTH_MIN)
+    step = GROWTH_MIN;
   if (step < min_bytes)
     step = min_bytes;
   step = round_up(step, GROWTH_UNIT);
@@ -345,8 +350,9 @@ int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
   rc = reserve_disk(heap, old, new_size);
   if (rc != FMR_OK)
     return rc;
-  if (heap->mode == FMR_MODE_PERSISTENT && fsync(heap->fd) != 0)
-    return fmr_fail_errno(FMR_EIO, errno, "fsync of %s failed", heap->path);
+  if (heap->mode == FMR_MODE_PERSISTENT && fdatasync(heap->fd) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed",
+                          heap->path);
   rc = map_more(heap, new_size);
   if (rc != FMR_OK)
     return rc;
@@ -380,6 +386,7 @@ static struct fmr_heap *heap_new(const char *path, int mode, bool readonly)
   fmr_extents_init(&heap->extents);
   fmr_map_init(&heap->blocks);
   fmr_map_init(&heap->by_id);
+  heap->by_id.sequential = true;
   fmr_map_init(&heap->by_name);
   return heap;
 }

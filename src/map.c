@@ -15,12 +15,17 @@
 
 #include "fmr-internal.h"
 
-static inline size_t slot_of(uint64_t key, size_t mask)
+/* Fibonacci hashing: the top bits of the product depend on every bit of
+   the key (block offsets are multiples of 64).  A sequential map (record
+   ids, handed out in order) keeps neighbouring keys in neighbouring
+   buckets instead, so loading a catalog in slot order touches memory in
+   order. */
+static inline size_t home(const struct fmr_map *map, uint64_t key,
+                          unsigned shift, size_t mask)
 {
-  /* Fibonacci hashing: block offsets are multiples of 64, so mix the
-     high bits down before masking. */
-  uint64_t h = key * UINT64_C(0x9E3779B97F4A7C15);
-  return (size_t)(h ^ (h >> 29)) & mask;
+  if (map->sequential)
+    return (size_t)key & mask;
+  return (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> shift);
 }
 
 void fmr_map_init(struct fmr_map *map)
@@ -30,58 +35,55 @@ void fmr_map_init(struct fmr_map *map)
 
 void fmr_map_destroy(struct fmr_map *map)
 {
-  free(map->keys);
-  free(map->values);
+  bool sequential = map->sequential;
+  free(map->entries);
   fmr_map_init(map);
+  map->sequential = sequential;
 }
 
 uint64_t *fmr_map_get(const struct fmr_map *map, uint64_t key)
 {
-  if (map->keys == NULL)
+  if (map->entries == NULL)
     return NULL;
-  for (size_t i = slot_of(key, map->mask);; i = (i + 1) & map->mask) {
-    if (map->keys[i] == key)
-      return &map->values[i];
-    if (map->keys[i] == 0)
+  for (size_t i = home(map, key, map->shift, map->mask);; i = (i + 1) & map->mask) {
+    struct fmr_map_entry *e = &map->entries[i];
+    if (e->key == key)
+      return &e->value;
+    if (e->key == 0)
       return NULL;
   }
 }
 
 static int map_resize(struct fmr_map *map, size_t capacity)
 {
-  uint64_t *keys = calloc(capacity, sizeof *keys);
-  uint64_t *values = malloc(capacity * sizeof *values);
-  if (keys == NULL || values == NULL) {
-    free(keys);
-    free(values);
+  struct fmr_map_entry *entries = calloc(capacity, sizeof *entries);
+  if (entries == NULL)
     return FMR_ENOMEM;
-  }
   size_t mask = capacity - 1;
-  if (map->keys != NULL) {
+  unsigned shift = 64 - (unsigned)__builtin_ctzll(capacity);
+  if (map->entries != NULL) {
     for (size_t j = 0; j <= map->mask; j++) {
-      if (map->keys[j] == 0)
+      if (map->entries[j].key == 0)
         continue;
-      size_t i = slot_of(map->keys[j], mask);
-      while (keys[i] != 0)
+      size_t i = home(map, map->entries[j].key, shift, mask);
+      while (entries[i].key != 0)
         i = (i + 1) & mask;
-      keys[i] = map->keys[j];
-      values[i] = map->values[j];
+      entries[i] = map->entries[j];
     }
   }
-  free(map->keys);
-  free(map->values);
-  map->keys = keys;
-  map->values = values;
+  free(map->entries);
+  map->entries = entries;
   map->mask = mask;
+  map->shift = shift;
   return FMR_OK;
 }
 
 int fmr_map_reserve(struct fmr_map *map, size_t n)
 {
-  size_t capacity = map->keys == NULL ? 64 : map->mask + 1;
+  size_t capacity = map->entries == NULL ? 64 : map->mask + 1;
   while ((map->count + n) * 2 > capacity)
     capacity *= 2;
-  if (map->keys != NULL && capacity == map->mask + 1)
+  if (map->entries != NULL && capacity == map->mask + 1)
     return FMR_OK;
   return map_resize(map, capacity);
 }
@@ -89,50 +91,49 @@ int fmr_map_reserve(struct fmr_map *map, size_t n)
 int fmr_map_put(struct fmr_map *map, uint64_t key, uint64_t value)
 {
   /* Keep the load at or below one half. */
-  if (map->keys == NULL || (map->count + 1) * 2 > map->mask + 1) {
-    size_t capacity = map->keys == NULL ? 64 : (map->mask + 1) * 2;
-    int rc = map_resize(map, capacity);
+  if (map->entries == NULL || (map->count + 1) * 2 > map->mask + 1) {
+    int rc = fmr_map_reserve(map, 1);
     if (rc != FMR_OK)
       return rc;
   }
-  size_t i = slot_of(key, map->mask);
-  while (map->keys[i] != 0 && map->keys[i] != key)
+  size_t i = home(map, key, map->shift, map->mask);
+  while (map->entries[i].key != 0 && map->entries[i].key != key)
     i = (i + 1) & map->mask;
-  if (map->keys[i] == 0) {
-    map->keys[i] = key;
+  if (map->entries[i].key == 0) {
+    map->entries[i].key = key;
     map->count++;
   }
-  map->values[i] = value;
+  map->entries[i].value = value;
   return FMR_OK;
 }
 
 bool fmr_map_remove(struct fmr_map *map, uint64_t key, uint64_t *value_out)
 {
-  if (map->keys == NULL)
+  if (map->entries == NULL)
     return false;
   size_t mask = map->mask;
-  size_t i = slot_of(key, mask);
-  while (map->keys[i] != key) {
-    if (map->keys[i] == 0)
+  size_t i = home(map, key, map->shift, map->mask);
+  while (map->entries[i].key != key) {
+    if (map->entries[i].key == 0)
       return false;
     i = (i + 1) & mask;
   }
   if (value_out != NULL)
-    *value_out = map->values[i];
+    *value_out = map->entries[i].value;
   /* Backward-shift deletion: move later members of the probe run into
      the hole when their home slot does not lie cyclically in (hole, j]. */
   size_t hole = i;
-  for (size_t j = (i + 1) & mask; map->keys[j] != 0; j = (j + 1) & mask) {
-    size_t home = slot_of(map->keys[j], mask);
-    bool stays = hole <= j ? (hole < home && home <= j)
-                           : (hole < home || home <= j);
+  for (size_t j = (i + 1) & mask; map->entries[j].key != 0;
+       j = (j + 1) & mask) {
+    size_t home_j = home(map, map->entries[j].key, map->shift, mask);
+    bool stays = hole <= j ? (hole < home_j && home_j <= j)
+                           : (hole < home_j || home_j <= j);
     if (!stays) {
-      map->keys[hole] = map->keys[j];
-      map->values[hole] = map->values[j];
+      map->entries[hole] = map->entries[j];
       hole = j;
     }
   }
-  map->keys[hole] = 0;
+  map->entries[hole].key = 0;
   map->count--;
   return true;
 }
