@@ -235,7 +235,9 @@ FMR_EXPORT void *fmr_offset_to_ptr(const fmr_heap *heap, uint64_t offset);
    record with caller's TYPE and LENGTH, an optional unique NAME (NULL or
    "" for none) and optional metadata bytes.  The payload then belongs to
    the record.  Errors: FMR_ESCRATCH, FMR_EREADONLY, FMR_ENOTOWNED,
-   FMR_ECOMMITTED, FMR_EEXIST, FMR_ENAMETOOLONG, FMR_EINVAL, space errors. */
+   FMR_ECOMMITTED, FMR_EEXIST, FMR_ENAMETOOLONG, FMR_EINVAL, space errors;
+   with FMR_COMMIT_SYNC also FMR_EIO from the last flush, when the record
+   is committed (and *ID_OUT set) but may not survive a power loss. */
 FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
                           uint64_t length, const char *name,
                           const void *meta, size_t meta_len, unsigned flags,

@@ -56,8 +56,9 @@ void fmr_block_flush_cache(struct fmr_heap *heap)
   }
 }
 
-void fmr_block_release_pending(struct fmr_heap *heap)
+void fmr_heap_synced(struct fmr_heap *heap)
 {
+  fmr_catalog_release_superseded(heap);
   for (size_t i = 0; i + 1 < heap->pending.count; i += 2)
     fmr_extents_insert(&heap->extents,
                        heap->pending.items[i] >> FMR_GRANULE_SHIFT,
@@ -116,7 +117,7 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
       rc = fmr_heap_msync(heap, 0, heap->file_size);
       if (rc != FMR_OK)
         return rc;
-      fmr_block_release_pending(heap);
+      fmr_heap_synced(heap);
       attempt = 1;
       continue;
     }

@@ -193,6 +193,7 @@ void fmr_catalog_reset(struct fmr_heap *heap)
   fmr_map_destroy(&heap->by_id);
   fmr_map_destroy(&heap->by_name);
   fmr_vec_destroy(&heap->free_slots);
+  fmr_vec_destroy(&heap->superseded);
   fmr_vec_destroy(&heap->segments);
   heap->catalog_tail = 0;
   heap->catalog_bytes = heap->catalog_slots = 0;
@@ -583,6 +584,7 @@ static int catalog_writable(struct fmr_heap *heap)
 static int check_name(const char *name, size_t *len_out)
 {
   size_t len = name != NULL ? strnlen(name, FMR_NAME_MAX + 1) : 0;
+  *len_out = 0;
   if (len > FMR_NAME_MAX)
     return fmr_fail(FMR_ENAMETOOLONG, "record names are at most %d bytes",
                     FMR_NAME_MAX);
@@ -657,8 +659,6 @@ static int write_record(struct fmr_heap *heap,
     }
   }
   store_state(r, state);
-  if (flags & FMR_COMMIT_SYNC)
-    fmr_heap_msync(heap, slot, SLOT_SIZE);
   heap->aux_bytes += aux_bytes;
   *slot_out = slot;
   return FMR_OK;
@@ -741,6 +741,10 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
   heap->record_bytes += bytes;
   if (id_out != NULL)
     *id_out = template.rec_id;
+  /* The record is published whatever happens now; a failed flush leaves
+     only its durability against power loss unknown. */
+  if (flags & FMR_COMMIT_SYNC)
+    rc = fmr_heap_msync(heap, slot, SLOT_SIZE);
 out:
   pthread_mutex_unlock(&heap->lock);
   return rc;
@@ -909,8 +913,10 @@ static int rewrite(struct fmr_heap *heap, uint64_t id,
                     meta_len, 0, &new_slot);
   if (rc != FMR_OK)
     return rc;
-  /* The new slot is live; now the old one goes, and its aux block once
-     that is durable. */
+  /* The new slot is live.  The old one stays in the file until the next
+     sync: were it emptied now, a power loss could keep that store and
+     lose the new slot, and the record with it.  Until then an open after
+     a crash finds both and keeps the higher generation. */
   if (old_name_len > 0)
     name_remove(heap, old_name, old_name_len);
   uint64_t old_aux = old->rec_aux_offset;
@@ -918,7 +924,8 @@ static int rewrite(struct fmr_heap *heap, uint64_t id,
   uint64_t old_payload = old->rec_payload_offset;
   uint64_t old_bytes = old->rec_payload_bytes;
   heap->aux_bytes -= old->rec_aux_bytes;
-  release_slot(heap, old_slot);
+  if (fmr_vec_push(&heap->superseded, old_slot) != FMR_OK)
+    release_slot(heap, old_slot); /* no memory to wait: empty it now */
   fmr_map_put(&heap->by_id, id, new_slot);
   if (name_len > 0)
     name_insert(heap, record_name(heap, slot_at(heap, new_slot)), name_len,
@@ -1015,9 +1022,32 @@ FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id)
   return rc;
 }
 
+/* Empty now the superseded slots of record ID: once the live slot is
+   emptied they would bring an old version back at the next open. */
+static void drop_superseded(struct fmr_heap *heap, uint64_t id)
+{
+  size_t keep = 0;
+  for (size_t i = 0; i < heap->superseded.count; i++) {
+    uint64_t slot = heap->superseded.items[i];
+    if (slot_at(heap, slot)->rec_id == id)
+      release_slot(heap, slot);
+    else
+      heap->superseded.items[keep++] = slot;
+  }
+  heap->superseded.count = keep;
+}
+
+void fmr_catalog_release_superseded(struct fmr_heap *heap)
+{
+  for (size_t i = 0; i < heap->superseded.count; i++)
+    release_slot(heap, heap->superseded.items[i]);
+  heap->superseded.count = 0;
+}
+
 static void free_slot_record(struct fmr_heap *heap, uint64_t slot)
 {
   struct fmr_disk_record *r = slot_at(heap, slot);
+  drop_superseded(heap, r->rec_id);
   if (load_state(r) == FMR_SLOT_COMMITTED) {
     if (r->rec_name_len > 0)
       name_remove(heap, record_name(heap, r), r->rec_name_len);

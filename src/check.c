@@ -137,6 +137,14 @@ static void catalog_extent(struct checker *c, uint64_t offset, uint64_t bytes,
             kind_name(kind), (unsigned long long)offset);
 }
 
+static bool in_vec(const struct fmr_vec *v, uint64_t x)
+{
+  for (size_t i = 0; i < v->count; i++)
+    if (v->items[i] == x)
+      return true;
+  return false;
+}
+
 static void scan_catalog(struct checker *c)
 {
   struct fmr_heap *heap = c->heap;
@@ -177,10 +185,25 @@ static void scan_catalog(struct checker *c)
                 why == FMR_ECHECKSUM ? "checksum" : "fields");
         continue;
       }
-      if (fmr_map_get(&ids, r->rec_id) != NULL)
-        problem(c, "two live slots hold record id %llu",
+      uint64_t *indexed = fmr_map_get(&heap->by_id, r->rec_id);
+      if (indexed == NULL) {
+        problem(c, "record %llu is in the file but not in the index",
                 (unsigned long long)r->rec_id);
-      else if (fmr_map_put(&ids, r->rec_id, slot) != FMR_OK)
+        continue;
+      }
+      if (*indexed != slot) {
+        /* An older slot of an updated record waits for the next sync. */
+        const struct fmr_disk_record *live = fmr_at(heap, *indexed);
+        if (live->rec_generation <= r->rec_generation)
+          problem(c, "two live slots hold record id %llu",
+                  (unsigned long long)r->rec_id);
+        else if (!heap->readonly && !in_vec(&heap->superseded, slot))
+          problem(c, "slot at %llu holds an old generation of record %llu "
+                  "but is not waiting to be emptied",
+                  (unsigned long long)slot, (unsigned long long)r->rec_id);
+        continue;
+      }
+      if (fmr_map_put(&ids, r->rec_id, slot) != FMR_OK)
         c->nomem = true;
       if (r->rec_id >= heap->next_id && !heap->readonly)
         problem(c, "record id %llu is not below the next id %llu",
@@ -213,10 +236,6 @@ static void scan_catalog(struct checker *c)
       } else {
         tombstones++;
       }
-      uint64_t *indexed = fmr_map_get(&heap->by_id, r->rec_id);
-      if (indexed == NULL || *indexed != slot)
-        problem(c, "record %llu is in the file but not in the index",
-                (unsigned long long)r->rec_id);
       if (r->rec_payload_offset != 0)
         catalog_extent(c, r->rec_payload_offset, r->rec_payload_bytes,
                        KIND_PAYLOAD);

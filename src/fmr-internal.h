@@ -129,7 +129,7 @@ struct fmr_disk_record {
 /* A freed slot keeps its id and checksum (only rec_state is cleared), so
    the highest id ever issued can be recomputed at open after a crash. */
 
-#define FMR_SEGMENT_FIRST_SLOTS 63u    /* first segment: 64 * 128 bytes */
+#define FMR_SEGMENT_FIRST_SLOTS 63u    /* first segment: 64 + 63 * 128 bytes */
 #define FMR_SEGMENT_MAX_SLOTS 32767u   /* later ones double up to this */
 
 _Static_assert(sizeof(struct fmr_disk_meta) == 160, "meta layout");
@@ -269,6 +269,8 @@ struct fmr_heap {
   struct fmr_map by_id;       /* record id -> slot offset */
   struct fmr_map by_name;     /* name hash -> slot offset (see catalog.c) */
   struct fmr_vec free_slots;  /* empty slot offsets */
+  struct fmr_vec superseded;  /* old slots of updated records, emptied at
+                                 the next sync (see catalog.c) */
   struct fmr_vec segments;    /* segment offsets, in chain order */
   uint64_t records_committed, records_tombstone, records_damaged;
   uint64_t record_bytes, tombstone_bytes, aux_bytes;
@@ -302,7 +304,9 @@ void fmr_block_free(struct fmr_heap *heap, uint64_t offset);
    could bring back). */
 void fmr_block_release(struct fmr_heap *heap, uint64_t offset, uint64_t bytes,
                        bool deferred);
-void fmr_block_release_pending(struct fmr_heap *heap);
+/* After a successful sync: space freed since the previous one becomes
+   reusable, and superseded record slots are emptied. */
+void fmr_heap_synced(struct fmr_heap *heap);
 void fmr_block_flush_cache(struct fmr_heap *heap);
 uint64_t fmr_round_size(uint64_t size);
 
@@ -322,5 +326,8 @@ uint64_t fmr_name_hash(const char *name, size_t len);
 /* Bytes of the committed or tombstoned record payload at OFFSET, or 0.
    Linear in the number of records: for error paths only. */
 uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset);
+/* Empty the superseded slots (after a sync made their successors
+   durable). */
+void fmr_catalog_release_superseded(struct fmr_heap *heap);
 
 #endif /* FMR_INTERNAL_H */

@@ -564,7 +564,13 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
     rc = fmr_fail_errno(FMR_EIO, errno, "cannot write %s", tmp);
     goto fail;
   }
-  if (link(tmp, heap->path) != 0) {
+  /* link() never replaces an existing file; where hard links are not
+     supported, rename without replacing does the same. */
+  int linked = link(tmp, heap->path);
+  if (linked != 0 && (errno == EPERM || errno == EOPNOTSUPP ||
+                      errno == EMLINK))
+    linked = renameat2(AT_FDCWD, tmp, AT_FDCWD, heap->path, RENAME_NOREPLACE);
+  if (linked != 0) {
     int err = errno;
     rc = err == EEXIST ? FMR_EEXIST
                        : fmr_fail_errno(errno_code(err), err,
@@ -832,7 +838,7 @@ static int sync_locked(struct fmr_heap *heap)
   if (fdatasync(heap->fd) != 0)
     return fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed",
                           heap->path);
-  fmr_block_release_pending(heap);
+  fmr_heap_synced(heap);
   return FMR_OK;
 }
 
