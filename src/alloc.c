@@ -74,10 +74,14 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
   uint64_t granule;
   int rc;
 
-  if (bytes == 0 || bytes > heap->reserved)
-    return fmr_fail(FMR_ETOOBIG,
+  if (bytes == 0 || bytes > SIZE_MAX)
+    return fmr_fail(FMR_ETOOBIG, "cannot allocate %llu bytes",
+                    (unsigned long long)size);
+  if (bytes > heap->reserved - FMR_HEAP_START)
+    return fmr_fail(FMR_EFULL,
                     "cannot allocate %llu bytes: larger than the heap's "
-                    "maximum size of %llu bytes",
+                    "maximum size of %llu bytes; reopen it with a larger "
+                    "max_size",
                     (unsigned long long)size,
                     (unsigned long long)heap->reserved);
 
@@ -271,8 +275,11 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
     goto out;
   old = *v;
   bytes = fmr_round_size(size);
-  if (bytes == 0 || bytes > heap->reserved) {
-    rc = fmr_fail(FMR_ETOOBIG, "fmr_realloc: %zu bytes is too large", size);
+  if (bytes == 0 || bytes > heap->reserved - FMR_HEAP_START) {
+    rc = bytes == 0 ? fmr_fail(FMR_ETOOBIG, "fmr_realloc: %zu bytes is too "
+                               "large", size)
+                    : fmr_fail(FMR_EFULL, "fmr_realloc: %zu bytes is more "
+                               "than the heap's maximum size", size);
     goto out;
   }
   if (bytes == old || (bytes < old && is_small(old))) {

@@ -34,6 +34,7 @@
 #define DEFAULT_MAX_SIZE (UINT64_C(1) << 38)
 #define GROWTH_UNIT (UINT64_C(1) << 20)
 #define GROWTH_MIN (UINT64_C(4) << 20)
+#define GROWTH_SMALL (UINT64_C(64) << 10) /* growth unit near a limit */
 #define GROWTH_CAP (UINT64_C(1) << 30)
 
 /* Every open heap of the process, persistent or scratch.  Lock order:
@@ -322,34 +323,49 @@ static int reserve_disk(struct fmr_heap *heap, uint64_t from, uint64_t to)
 int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
 {
   uint64_t old = heap->file_size;
-  uint64_t step = old / 2;
+  uint64_t unit = page_size() > GROWTH_SMALL ? page_size() : GROWTH_SMALL;
+  uint64_t room = heap->reserved - old;
+  uint64_t tail = 0, *v;
   int rc;
 
-  /* Grow by half the size, at least 4 MiB and at most 1 GiB beyond the
-     request: few growths (each costs a disk flush), little overshoot. */
+  /* Free space at the end of the heap counts toward the request. */
+  v = fmr_map_get(&heap->extents.by_end, old >> FMR_GRANULE_SHIFT);
+  if (v != NULL)
+    tail = heap->extents.nodes[*v].len << FMR_GRANULE_SHIFT;
+  uint64_t need = round_up(min_bytes > tail ? min_bytes - tail : 1, unit);
+  if (need > room)
+    return fmr_fail(FMR_EFULL,
+                    "heap %s cannot grow by %llu bytes: it would pass its "
+                    "maximum size of %llu bytes; reopen it with a larger "
+                    "max_size",
+                    heap->path, (unsigned long long)need,
+                    (unsigned long long)heap->reserved);
+
+  /* Grow by half the size, at least 4 MiB and at most 1 GiB, or what the
+     request needs: few growths (each costs a disk flush), little
+     overshoot.  Near a full disk or a size limit, just what is needed. */
+  uint64_t step = old / 2;
   if (step > GROWTH_CAP)
     step = GROWTH_CAP;
   if (step < GROWTH_MIN)
     step = GROWTH_MIN;
-  if (step < min_bytes)
-    step = min_bytes;
-  step = round_up(step, GROWTH_UNIT);
-  if (step > heap->reserved - old)
-    step = heap->reserved - old;
-  if (step < min_bytes)
-    return fmr_fail(FMR_EFULL,
-                    "heap %s cannot grow by %llu bytes: it would pass its "
-                    "maximum size of %llu bytes",
-                    heap->path, (unsigned long long)min_bytes,
-                    (unsigned long long)heap->reserved);
+  if (step < need)
+    step = need;
+  step = round_up(step, unit);
+  if (step > room)
+    step = room;
+  rc = reserve_disk(heap, old, old + step);
+  if (rc == FMR_ENOSPC && step > need) {
+    step = need;
+    rc = reserve_disk(heap, old, old + step);
+  }
+  if (rc != FMR_OK)
+    return rc;
   uint64_t new_size = old + step;
 
   /* Order matters for power loss: the blocks and the new file size are
-     durable (fsync) before a meta page records that size, so the file is
-     never shorter than its meta page says. */
-  rc = reserve_disk(heap, old, new_size);
-  if (rc != FMR_OK)
-    return rc;
+     durable before a meta page records that size, so the file is never
+     shorter than its meta page says. */
   if (heap->mode == FMR_MODE_PERSISTENT && fdatasync(heap->fd) != 0)
     return fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed",
                           heap->path);
