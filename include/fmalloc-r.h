@@ -143,13 +143,19 @@ typedef struct fmr_stats {
   uint32_t format_version;
   int mode;                  /* enum fmr_mode */
   int readonly;              /* 1 if opened read-only */
-  int recovered;             /* 1 if the last close was unclean */
+  int recovered;             /* writer: 1 if the file was not closed
+                                cleanly before this open (recovery ran);
+                                reader: 1 if the file is not marked
+                                clean, i.e. a writer has it open now or
+                                did not close it */
   uint8_t uuid[FMR_UUID_SIZE];
   uint64_t file_size;        /* bytes of the file */
   uint64_t max_size;         /* largest size the heap may grow to */
   uint64_t heap_bytes;       /* bytes managed by the allocator */
   uint64_t used_bytes;       /* bytes in live blocks (including catalog) */
   uint64_t free_bytes;       /* bytes free */
+  /* The next three are 0 for a reader, which has no allocator; its
+     used_bytes counts the catalog and records, free_bytes the rest. */
   uint64_t largest_free;     /* largest free extent */
   uint64_t free_extents;     /* number of free extents */
   uint64_t blocks;           /* live blocks not committed as records */
@@ -261,8 +267,10 @@ FMR_EXPORT int fmr_record_set_payload(fmr_heap *heap, uint64_t id,
 /* Give a record a new name (NULL or "" removes it), atomically. */
 FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
                                  const char *name);
-/* Mark a record deleted but keep its payload (readers may still use it);
-   its name is released.  fmr_reclaim() frees tombstones. */
+/* Mark a record deleted but keep its payload (readers may still use it).
+   Its name is released: fmr_record_find() no longer finds it and another
+   record may take it, though the tombstone still shows it.  fmr_reclaim()
+   frees tombstones. */
 FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id);
 /* Delete a record and free its payload. */
 FMR_EXPORT int fmr_record_free(fmr_heap *heap, uint64_t id);
