@@ -165,6 +165,8 @@ static int close_heap(const char *file, fmr_heap *heap)
 
 /* --- fmr info ------------------------------------------------------ */
 
+#define NOT_COMPUTED "- (not computed by a read-only open)"
+
 static int cmd_info(const struct args *args)
 {
   const char *file = args->values[0];
@@ -202,10 +204,21 @@ static int cmd_info(const struct args *args)
          format_bytes(st.used_bytes, buf, sizeof buf));
   printf("free bytes:        %s\n",
          format_bytes(st.free_bytes, buf, sizeof buf));
-  printf("largest free:      %s\n",
-         format_bytes(st.largest_free, buf, sizeof buf));
-  printf("free extents:      %" PRIu64 "\n", st.free_extents);
-  printf("blocks:            %" PRIu64 "\n", st.blocks);
+  /* A read-only open does not rebuild the allocator's free extents and
+     block table, so the library reports 0 for them; say so rather than
+     print a misleading 0.  */
+  if (st.readonly && st.free_extents == 0 && st.free_bytes > 0) {
+    printf("largest free:      %s\n", NOT_COMPUTED);
+    printf("free extents:      %s\n", NOT_COMPUTED);
+  } else {
+    printf("largest free:      %s\n",
+           format_bytes(st.largest_free, buf, sizeof buf));
+    printf("free extents:      %" PRIu64 "\n", st.free_extents);
+  }
+  if (st.readonly && st.blocks == 0 && st.used_bytes > 0)
+    printf("blocks:            %s\n", NOT_COMPUTED);
+  else
+    printf("blocks:            %" PRIu64 "\n", st.blocks);
   printf("records committed: %" PRIu64 "\n", st.records_committed);
   printf("records tombstone: %" PRIu64 "\n", st.records_tombstone);
   printf("records damaged:   %" PRIu64 "\n", st.records_damaged);
@@ -217,7 +230,8 @@ static int cmd_info(const struct args *args)
          format_bytes(st.catalog_bytes, buf, sizeof buf));
   printf("catalog slots:     %" PRIu64 "\n", st.catalog_slots);
   printf("last close:        %s\n",
-         st.recovered ? "unclean (a read-write open recovers it)" : "clean");
+         st.recovered ? "not clean (a writer has it open, or did not close it)"
+                      : "clean");
   return close_heap(file, heap);
 }
 
@@ -321,8 +335,8 @@ static int cmd_check(const struct args *args)
         check.problems = st.records_damaged;
     }
     if (st.recovered)
-      printf("%s: note: last close was unclean; the next read-write "
-             "open recovers it\n",
+      printf("%s: note: not closed cleanly: a writer has it open, or did "
+             "not close it (then the next read-write open recovers it)\n",
              check.file);
   }
 
