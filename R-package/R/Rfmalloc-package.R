@@ -1,0 +1,90 @@
+#' Rfmalloc: R vectors stored in memory-mapped heap files
+#'
+#' Rfmalloc stores the data of R vectors in a heap file managed by the C
+#' library libfmalloc-r.  The vectors are ALTREP objects: R code uses them
+#' like ordinary vectors, and their data live in the mapped file.
+#'
+#' @section Runtimes:
+#' A runtime ([open_fmalloc()], [init_fmalloc()]) is one open heap file.
+#' In `"persistent"` mode the file survives the R session: vectors given a
+#' name with [fmalloc_save()] are found again with [fmalloc_load()] in a
+#' later session, and `saveRDS()` writes a small reference to the file
+#' instead of the data.  Vectors that are neither named nor serialized are
+#' intermediates: their space is freed when R collects them, and the
+#' library reclaims whatever is left at close or after a crash.  In
+#' `"scratch"` mode the heap is an anonymous file in a directory; nothing
+#' is left behind and vectors serialize by value.
+#'
+#' A runtime stays open while any of its vectors is reachable;
+#' [cleanup_fmalloc()] asks to close it, which happens once the last of its
+#' vectors is collected.
+#'
+#' @section Vectors:
+#' [create_fmalloc_vector()], [create_fmalloc_matrix()] and
+#' [create_fmalloc_array()] make new vectors of type logical, integer,
+#' double, complex, raw or character; [as_fmalloc()] copies an ordinary R
+#' object (with its attributes) into a runtime;
+#' [create_fmalloc_data_frame()] builds data frames of file-backed
+#' columns.  [list_fmalloc_allocations()] and [diagnose_fmalloc_runtime()]
+#' show the catalog and the state of a heap.
+#'
+#' @section Options:
+#' \describe{
+#'   \item{`Rfmalloc.threshold`}{Vectors shorter than this (in elements,
+#'     default 1e5) are copied into ordinary R memory when R duplicates
+#'     them; longer ones are copied into the same heap.}
+#'   \item{`Rfmalloc.serialize`}{Set to `"value"` to serialize persistent
+#'     vectors by value (the data) instead of by reference.}
+#' }
+#'
+#' @section Serialization by reference:
+#' A persistent vector written with `saveRDS()` or `serialize()` is a
+#' reference: the absolute path of the heap file, its uuid, the record id
+#' and generation.  Reading it back opens the file (read-only if another
+#' process holds the writer lock) and checks all four; a missing or
+#' replaced file, or a destroyed or changed record, is an error.  R loads
+#' Rfmalloc to read such a reference; if the package cannot be loaded, R
+#' gives a length-zero vector with a warning.  The data never leave the
+#' heap file: copy the file with the `.rds` file, or use
+#' `options(Rfmalloc.serialize = "value")`.
+#'
+#' A reference names one version of a record: renaming or re-saving the
+#' vector with [fmalloc_save()], or a character vector outgrowing its
+#' block, gives the record a new generation, and older references then
+#' fail with an error saying the record has changed.
+#'
+#' @section Read-only heaps:
+#' A heap file whose writer lock is held by another process is opened
+#' read-only when a reference is read.  Its vectors are marked not
+#' mutable, so R copies them (into ordinary memory) before any change.
+#'
+#' @section Lists:
+#' R 4.2 has no ALTLIST; lists are `"fmalloc_list"` objects, ordinary R
+#' lists of fmalloc vectors (see [create_fmalloc_list()]).
+#'
+#' @section Character vectors:
+#' A character vector is one heap block: a header, a table of byte
+#' offsets, lengths and encoding/NA flags, and a byte area.  Strings keep
+#' their encoding (UTF-8, latin1, bytes or native) and `NA`.  The CHARSXPs
+#' R sees are made on first access and cached with the vector.
+#'
+#' @section C API:
+#' Other packages can create and inspect fmalloc vectors from C: add
+#' `LinkingTo: Rfmalloc` and `Imports: Rfmalloc`, and include
+#' `Rfmalloc.h` (installed in `system.file("include", package =
+#' "Rfmalloc")`), which documents `Rfmalloc_open()`, `Rfmalloc_create()`,
+#' `Rfmalloc_is_fmalloc()`, `Rfmalloc_runtime_of()` and
+#' `Rfmalloc_payload()`.
+#'
+#' @keywords internal
+#' @useDynLib Rfmalloc, .registration = TRUE
+"_PACKAGE"
+
+.rfm <- new.env(parent = emptyenv())
+
+.onUnload <- function(libpath) {
+  # free uncommitted blocks and close every heap while the code of the
+  # finalizers is still loaded
+  .Call(C_rfm_unload)
+  library.dynam.unload("Rfmalloc", libpath)
+}

@@ -1,0 +1,166 @@
+#' fmalloc lists
+#'
+#' On R 4.2 (which has no ALTLIST), an fmalloc list is an ordinary R list
+#' of class `"fmalloc_list"` whose elements are `NULL` or fmalloc vectors
+#' of one runtime, with an attribute `"fmalloc_ids"`: an fmalloc double
+#' vector in that runtime.  When the list is saved with [fmalloc_save()],
+#' each element is committed as a record of its own and its record id is
+#' stored in `"fmalloc_ids"`, which is committed as the list's own record;
+#' [fmalloc_load()] rebuilds the list from it.  Assigning anything other
+#' than `NULL` or an fmalloc vector of the same runtime to an element is an
+#' error; use [as_fmalloc()] to copy a value in first.
+#'
+#' @param length Number of elements.
+#' @param x A list whose elements are `NULL` or atomic vectors.
+#' @inheritParams create_fmalloc_vector
+#' @return An `"fmalloc_list"`.
+#' @examples
+#' rt <- open_fmalloc(tempdir(), mode = "scratch")
+#' l <- create_fmalloc_list(2, runtime = rt)
+#' l[[1]] <- as_fmalloc(1:3, runtime = rt)
+#' l
+#' l2 <- as_fmalloc_list(list(a = "x", b = c(1.5, 2)), runtime = rt)
+#' l2$b
+#' @export
+create_fmalloc_list <- function(length, runtime = NULL) {
+  n <- check_count(length, "length")
+  runtime <- resolve_runtime(runtime)
+  ids <- .Call(C_rfm_create, runtime, 14L, n, TRUE)
+  x <- vector("list", n)
+  attr(x, "fmalloc_ids") <- ids
+  class(x) <- "fmalloc_list"
+  x
+}
+
+#' @rdname create_fmalloc_list
+#' @export
+as_fmalloc_list <- function(x, runtime = NULL) {
+  if (!is.list(x)) {
+    stop("'x' must be a list", call. = FALSE)
+  }
+  runtime <- resolve_runtime(runtime)
+  y <- create_fmalloc_list(length(x), runtime = runtime)
+  for (i in seq_along(x)) {
+    el <- x[[i]]
+    if (!is.null(el)) {
+      if (is.list(el)) {
+        stop("fmalloc list elements must be NULL or atomic vectors",
+             call. = FALSE)
+      }
+      y[[i]] <- copy_in(el, runtime)
+    }
+  }
+  if (!is.null(names(x))) {
+    attr(y, "names") <- names(x)
+  }
+  y
+}
+
+check_element <- function(x, value) {
+  if (is.null(value)) {
+    return(invisible())
+  }
+  rt <- fmalloc_runtime_of(x)
+  if (inherits(value, "fmalloc_list") || !is_fmalloc(value) ||
+      !identical(fmalloc_runtime_of(value), rt)) {
+    stop("elements of an fmalloc list must be NULL or fmalloc vectors of ",
+         "the same runtime (use as_fmalloc(value, runtime = ",
+         "fmalloc_runtime_of(x)))", call. = FALSE)
+  }
+}
+
+#' @export
+`[[<-.fmalloc_list` <- function(x, i, value) {
+  check_element(x, value)
+  if (is.character(i)) {
+    i <- match(i, names(x))
+  }
+  if (!is.numeric(i) || length(i) != 1L || is.na(i) || i < 1 ||
+      i > length(x)) {
+    stop("an fmalloc list cannot change its length", call. = FALSE)
+  }
+  cls <- oldClass(x)
+  x <- unclass(x)
+  x[i] <- list(value)
+  class(x) <- cls
+  x
+}
+
+#' @export
+`$<-.fmalloc_list` <- function(x, name, value) {
+  `[[<-.fmalloc_list`(x, name, value)
+}
+
+#' @export
+`[<-.fmalloc_list` <- function(x, i, value) {
+  value <- if (is.list(value)) value else list(value)
+  for (v in value) check_element(x, v)
+  cls <- oldClass(x)
+  n <- length(x)
+  x <- unclass(x)
+  x[i] <- value
+  if (length(x) != n) {
+    stop("an fmalloc list cannot change its length", call. = FALSE)
+  }
+  class(x) <- cls
+  x
+}
+
+#' @export
+print.fmalloc_list <- function(x, ...) {
+  cat("<fmalloc_list of ", length(x), ">\n", sep = "")
+  y <- unclass(x)
+  attr(y, "fmalloc_ids") <- NULL
+  print(y, ...)
+  invisible(x)
+}
+
+save_list <- function(x, name, runtime) {
+  ids <- attr(x, "fmalloc_ids", exact = TRUE)
+  if (is.null(ids)) {
+    ids <- .Call(C_rfm_create, runtime, 14L, length(x), TRUE)
+  }
+  for (i in seq_along(x)) {
+    el <- .subset2(x, i)
+    if (is.null(el)) {
+      .Call(C_rfm_poke_real, ids, i, 0)
+      next
+    }
+    meta <- serialize(attributes(el), NULL, version = 3L)
+    id <- .Call(C_rfm_save, el, NULL, meta)
+    .Call(C_rfm_poke_real, ids, i, id)
+  }
+  attrs <- attributes(x)
+  attrs$fmalloc_ids <- NULL
+  attr(attrs, "fmalloc_container") <- TRUE
+  .Call(C_rfm_save, ids, enc2utf8(name), serialize(attrs, NULL, version = 3L))
+  x
+}
+
+load_list <- function(ids, attrs, runtime) {
+  y <- vector("list", length(ids))
+  for (i in seq_along(y)) {
+    id <- ids[[i]]
+    if (id != 0) {
+      found <- .Call(C_rfm_get_id, runtime, id)
+      y[i] <- list(restore(found[[1L]], found[[2L]], runtime))
+    }
+  }
+  attr(attrs, "fmalloc_container") <- NULL
+  if (inherits(attrs, "fmalloc_list") ||
+      identical(attrs$class, "fmalloc_list")) {
+    attrs$fmalloc_ids <- ids
+  }
+  attributes(y) <- attrs
+  y
+}
+
+destroy_list_record <- function(ids, runtime) {
+  for (i in seq_along(ids)) {
+    id <- ids[[i]]
+    if (id != 0) {
+      found <- .Call(C_rfm_get_id, runtime, id)
+      .Call(C_rfm_destroy, found[[1L]])
+    }
+  }
+}

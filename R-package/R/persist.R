@@ -1,0 +1,95 @@
+#' Name, load and destroy persistent objects
+#'
+#' `fmalloc_save()` gives a vector of a persistent runtime a name and
+#' commits it to the catalog with its attributes, so that
+#' `fmalloc_load()` finds it again, in this or a later R session.  An
+#' object that is not an fmalloc vector of the runtime is first copied
+#' into it.  Saving under a name that is already used is an error;
+#' saving a vector again updates its stored attributes and may rename it.
+#'
+#' `fmalloc_destroy()` frees the space of a vector (given as the vector or
+#' by name).  Every R object using that space becomes invalid: using it is
+#' an error.
+#'
+#' A committed vector is not freed when R collects it: only
+#' `fmalloc_destroy()` frees it.  Vectors that were never saved or
+#' serialized are freed when R collects them.
+#'
+#' @param x An R object (for `fmalloc_destroy()`: an fmalloc vector, or a
+#'   name).
+#' @param name A single string, at most 255 bytes in UTF-8.
+#' @param runtime A runtime, or `NULL` for the runtime of `x` or the
+#'   default runtime.
+#' @return `fmalloc_save()`: the saved fmalloc object, invisibly.
+#'   `fmalloc_load()`: the object, with its attributes (names, dim,
+#'   dimnames, class, levels, ...).  `fmalloc_destroy()`: `NULL`,
+#'   invisibly.
+#' @examples
+#' path <- file.path(tempdir(), "save-example.fmr")
+#' rt <- open_fmalloc(path)
+#' fmalloc_save(matrix(1:6, 2, dimnames = list(c("a", "b"), NULL)),
+#'              "m", runtime = rt)
+#' fmalloc_load("m", runtime = rt)
+#' fmalloc_destroy("m", runtime = rt)
+#' @export
+fmalloc_save <- function(x, name, runtime = NULL) {
+  check_string(name, "name")
+  if (is.null(runtime)) {
+    runtime <- fmalloc_runtime_of(x)
+  }
+  runtime <- resolve_runtime(runtime)
+  if (!same_runtime(x, runtime)) {
+    x <- copy_in(x, runtime)
+  }
+  if (inherits(x, "fmalloc_list") || is.list(x)) {
+    return(invisible(save_list(x, name, runtime)))
+  }
+  meta <- serialize(attributes(x), NULL, version = 3L)
+  .Call(C_rfm_save, x, enc2utf8(name), meta)
+  invisible(x)
+}
+
+#' @rdname fmalloc_save
+#' @export
+fmalloc_load <- function(name, runtime = NULL) {
+  check_string(name, "name")
+  runtime <- resolve_runtime(runtime)
+  found <- .Call(C_rfm_find, runtime, enc2utf8(name))
+  restore(found[[1L]], found[[2L]], runtime)
+}
+
+restore <- function(x, meta, runtime) {
+  attrs <- if (length(meta)) unserialize(meta) else NULL
+  if (is.list(attrs) && isTRUE(attr(attrs, "fmalloc_container"))) {
+    return(load_list(x, attrs, runtime))
+  }
+  set_attributes(x, as.list(attrs))
+}
+
+#' @rdname fmalloc_save
+#' @export
+fmalloc_destroy <- function(x, runtime = NULL) {
+  if (is.character(x) && length(x) == 1L && !is_fmalloc(x)) {
+    runtime <- resolve_runtime(runtime)
+    found <- .Call(C_rfm_find, runtime, enc2utf8(x))
+    attrs <- if (length(found[[2L]])) unserialize(found[[2L]]) else NULL
+    if (isTRUE(attr(attrs, "fmalloc_container"))) {
+      destroy_list_record(found[[1L]], runtime)
+    }
+    .Call(C_rfm_destroy, found[[1L]])
+    return(invisible(NULL))
+  }
+  if (is.list(x)) {
+    for (el in unclass(x)) {
+      if (!is.list(el) && is_fmalloc(el)) .Call(C_rfm_destroy, el)
+    }
+    ids <- attr(x, "fmalloc_ids", exact = TRUE)
+    if (!is.null(ids)) .Call(C_rfm_destroy, ids)
+    return(invisible(NULL))
+  }
+  if (!is_fmalloc(x)) {
+    stop("'x' must be an fmalloc vector or the name of one", call. = FALSE)
+  }
+  .Call(C_rfm_destroy, x)
+  invisible(NULL)
+}

@@ -1,0 +1,79 @@
+# bench.R: Rfmalloc against base R in the same run.
+# Usage: Rscript bench-scripts/bench.R [n]   (default n = 1e7 doubles)
+# Prints one line per operation: base seconds, fmalloc seconds, ratio.
+suppressPackageStartupMessages(library(Rfmalloc))
+
+args <- commandArgs(trailingOnly = TRUE)
+n <- if (length(args)) as.numeric(args[1]) else 1e7
+set.seed(1)
+dir <- tempfile("rfm-bench-")
+dir.create(dir)
+path <- file.path(dir, "bench.fmr")
+rt <- open_fmalloc(path, size_gb = 0.5)
+
+tm <- function(expr) {
+  gc(FALSE)
+  unname(system.time(expr)[["elapsed"]])
+}
+results <- data.frame(op = character(), base = numeric(), fmalloc = numeric())
+row <- function(op, base, fm) {
+  results[nrow(results) + 1L, ] <<- list(op, base, fm)
+}
+
+b <- NULL
+f <- NULL
+row("create", tm(b <- numeric(n)),
+    tm(f <- create_fmalloc_vector("double", n, runtime = rt)))
+row("fill", tm(b[] <- 1.5), tm(f[] <- 1.5))
+row("sum", tm(for (k in 1:5) sum(b)), tm(for (k in 1:5) sum(f)))
+ri <- sample.int(n, 1e5)
+row("1e5 scalar reads (R loop)",
+    tm(for (i in ri) b[i]), tm(for (i in ri) f[i]))
+si <- sample.int(n, 1e6)
+row("subset copy x[1e6 idx]", tm(bs <- b[si]), tm(fs <- f[si]))
+row("1e6 indexed writes x[idx] <- v", tm(b[si] <- 2), tm(f[si] <- 2))
+wi <- sample.int(n, 1e4)
+row("1e4 scalar writes (R loop)",
+    tm(for (i in wi) b[i] <- 3), tm(for (i in wi) f[i] <- 3))
+strs <- sprintf("s%08d", sample.int(1e8, 1e6))
+bsx <- NULL
+fsx <- NULL
+row("1e6 strings create", tm(bsx <- paste0(strs, "")),
+    tm(fsx <- as_fmalloc(strs, runtime = rt)))
+row("1e6 strings read", tm(sum(nchar(bsx))), tm(sum(nchar(fsx))))
+stopifnot(identical(fsx[], bsx))
+
+# a new R process getting a 1e7 vector back
+plain_rds <- file.path(dir, "plain.rds")
+ref_rds <- file.path(dir, "ref.rds")
+saveRDS(b, plain_rds, compress = FALSE)
+fmalloc_save(f, "f")
+saveRDS(f, ref_rds)
+cleanup_fmalloc(rt)
+rm(f, fs, fsx)
+invisible(gc())
+child <- function(code) {
+  out <- system2(file.path(R.home("bin"), "Rscript"),
+                 c("-e", shQuote(code)), stdout = TRUE,
+                 env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":")))
+  as.numeric(out[length(out)])
+}
+pre <- "suppressPackageStartupMessages(library(Rfmalloc));"
+t_plain <- child(sprintf(
+  "%s t <- system.time(x <- readRDS('%s'))[['elapsed']]; cat(t, '\\n')",
+  pre, plain_rds))
+t_name <- child(sprintf(
+  "%s t <- system.time({rt <- open_fmalloc('%s'); x <- fmalloc_load('f', runtime = rt)})[['elapsed']]; cat(t, '\\n')",
+  pre, path))
+t_ref <- child(sprintf(
+  "%s t <- system.time(x <- readRDS('%s'))[['elapsed']]; cat(t, '\\n')",
+  pre, ref_rds))
+row("new process: by name vs readRDS(plain)", t_plain, t_name)
+row("new process: readRDS(ref) vs readRDS(plain)", t_plain, t_ref)
+cat(sprintf("reference .rds size: %d bytes; plain .rds size: %.0f bytes\n",
+            file.size(ref_rds), file.size(plain_rds)))
+
+results$ratio <- ifelse(results$base > 0, results$fmalloc / results$base, NA)
+cat(sprintf("n = %g doubles\n", n))
+print(results, digits = 3, row.names = FALSE)
+unlink(dir, recursive = TRUE)

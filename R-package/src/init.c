@@ -1,0 +1,66 @@
+/* init.c: registration of the .Call entry points and ALTREP classes,
+   and the unload hook that closes every heap before the shared library
+   goes away.  */
+
+#include "rfmalloc.h"
+
+SEXP C_rfm_open(SEXP, SEXP, SEXP);
+SEXP C_rfm_close(SEXP);
+SEXP C_rfm_info(SEXP);
+SEXP C_rfm_catalog(SEXP);
+SEXP C_rfm_runtime_count(void);
+SEXP C_rfm_create(SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_copy_in(SEXP, SEXP);
+SEXP C_rfm_alias(SEXP);
+SEXP C_rfm_set_attributes(SEXP, SEXP);
+SEXP C_rfm_is_fmalloc(SEXP);
+SEXP C_rfm_runtime_of(SEXP);
+SEXP C_rfm_vector_info(SEXP);
+SEXP C_rfm_save(SEXP, SEXP, SEXP);
+SEXP C_rfm_find(SEXP, SEXP);
+SEXP C_rfm_destroy(SEXP);
+SEXP C_rfm_destroy_name(SEXP, SEXP);
+SEXP C_rfm_get_id(SEXP, SEXP);
+SEXP C_rfm_poke_real(SEXP, SEXP, SEXP);
+void rfm_register_ccallables(void);
+SEXP C_rfm_unload(void);
+
+#define ENTRY(name, n) {#name, (DL_FUNC)&name, n}
+
+static const R_CallMethodDef call_methods[] = {
+    ENTRY(C_rfm_open, 3),
+    ENTRY(C_rfm_close, 1),
+    ENTRY(C_rfm_info, 1),
+    ENTRY(C_rfm_catalog, 1),
+    ENTRY(C_rfm_runtime_count, 0),
+    ENTRY(C_rfm_unload, 0),
+    ENTRY(C_rfm_create, 4),
+    ENTRY(C_rfm_copy_in, 2),
+    ENTRY(C_rfm_alias, 1),
+    ENTRY(C_rfm_set_attributes, 2),
+    ENTRY(C_rfm_is_fmalloc, 1),
+    ENTRY(C_rfm_runtime_of, 1),
+    ENTRY(C_rfm_vector_info, 1),
+    ENTRY(C_rfm_save, 3),
+    ENTRY(C_rfm_find, 2),
+    ENTRY(C_rfm_destroy, 1),
+    ENTRY(C_rfm_destroy_name, 2),
+    ENTRY(C_rfm_get_id, 2),
+    ENTRY(C_rfm_poke_real, 3),
+    {NULL, NULL, 0}};
+
+void R_init_Rfmalloc(DllInfo *dll)
+{
+  R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+  R_useDynamicSymbols(dll, FALSE);
+  R_forceSymbols(dll, TRUE);
+  rfm_init_runtime();
+  rfm_init_classes(dll);
+  rfm_register_ccallables();
+}
+
+void R_unload_Rfmalloc(DllInfo *dll)
+{
+  (void)dll;
+  rfm_unload_all();
+}

@@ -1,0 +1,466 @@
+/* runtime.c: runtimes (one fmr_heap each), their lifetime, statistics
+   and catalog listing.
+
+   Every runtime and every vector handle is registered in a list of weak
+   references, so that R_unload_Rfmalloc can run all finalizers (free
+   uncommitted blocks, close heaps) before the shared library goes away.
+   A runtime's heap is closed when close was requested (cleanup_fmalloc or
+   the runtime handle being collected) and no vector handle is left.  */
+
+#include "rfmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+SEXP rfm_runtime_tag, rfm_vector_tag;
+
+/* Heads of two pairlists of weak references; preserved. */
+static SEXP runtime_list, vector_list;
+static R_xlen_t vector_list_len, vector_list_prune_at = 1024;
+
+void rfm_fail(int code, const char *what)
+{
+  const char *detail = fmr_errmsg();
+  if (detail && *detail)
+    Rf_error("%s: %s (%s)", what, fmr_strerror(code), detail);
+  Rf_error("%s: %s", what, fmr_strerror(code));
+}
+
+rfm_runtime *rfm_runtime_get(SEXP rt, int need_writable)
+{
+  if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
+    Rf_error("not an fmalloc runtime");
+  rfm_runtime *r = R_ExternalPtrAddr(rt);
+  if (r == NULL || r->heap == NULL)
+    Rf_error("the fmalloc runtime is closed");
+  if (need_writable) {
+    if (r->close_requested)
+      Rf_error("the fmalloc runtime for '%s' is closed (cleanup_fmalloc "
+               "was called); open it again with open_fmalloc()", r->path);
+    if (r->readonly)
+      Rf_error("the fmalloc runtime for '%s' is read-only (another process "
+               "holds the writer lock)", r->path);
+  }
+  return r;
+}
+
+static void runtime_close_heap(rfm_runtime *r)
+{
+  if (r->heap != NULL) {
+    fmr_close(r->heap);
+    r->heap = NULL;
+  }
+}
+
+static void runtime_free(rfm_runtime *r)
+{
+  free(r->path);
+  free(r);
+}
+
+/* Finalizer of a runtime handle.  Vectors keep the handle reachable, so
+   normally none is left; but a vector collected in the same GC may not
+   have been finalized yet, so the close waits for the last one.  */
+static void runtime_finalize(SEXP ext)
+{
+  rfm_runtime *r = R_ExternalPtrAddr(ext);
+  if (r == NULL)
+    return;
+  R_ClearExternalPtr(ext);
+  r->handle_dead = 1;
+  r->close_requested = 1;
+  if (r->nvec == 0) {
+    runtime_close_heap(r);
+    runtime_free(r);
+  }
+}
+
+/* Finalizer of a vector handle: frees an uncommitted block, and closes
+   the heap when it was the last vector of a runtime asked to close.
+   Calls no R code.  */
+static void vector_finalize(SEXP ext)
+{
+  rfm_vector *v = R_ExternalPtrAddr(ext);
+  if (v == NULL)
+    return;
+  R_ClearExternalPtr(ext);
+  rfm_runtime *r = v->rt;
+  if (v->owner == NULL && !v->committed && !v->dead && v->payload != NULL
+      && r->heap != NULL && !r->readonly)
+    fmr_free(r->heap, v->payload);
+  free(v);
+  r->nvec--;
+  if (r->nvec == 0 && r->close_requested) {
+    runtime_close_heap(r);
+    if (r->handle_dead)
+      runtime_free(r);
+  }
+}
+
+static void prune_vector_list(void)
+{
+  SEXP prev = vector_list;
+  R_xlen_t n = 0;
+  for (SEXP p = CDR(vector_list); p != R_NilValue; p = CDR(p)) {
+    if (R_WeakRefKey(CAR(p)) == R_NilValue
+        || R_ExternalPtrAddr(R_WeakRefKey(CAR(p))) == NULL)
+      SETCDR(prev, CDR(p));
+    else {
+      prev = p;
+      n++;
+    }
+  }
+  vector_list_len = n;
+  vector_list_prune_at = 2 * n + 1024;
+}
+
+void rfm_register_vector(SEXP ext)
+{
+  rfm_vector *v = R_ExternalPtrAddr(ext);
+  SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, vector_finalize, TRUE));
+  v->rt->nvec++;
+  SETCDR(vector_list, Rf_cons(w, CDR(vector_list)));
+  UNPROTECT(1);
+  if (++vector_list_len > vector_list_prune_at)
+    prune_vector_list();
+}
+
+/* Mark every handle whose data is PAYLOAD in RT destroyed. */
+void rfm_mark_dead(rfm_runtime *rt, void *payload)
+{
+  for (SEXP p = CDR(vector_list); p != R_NilValue; p = CDR(p)) {
+    SEXP key = R_WeakRefKey(CAR(p));
+    if (key == R_NilValue)
+      continue;
+    rfm_vector *v = R_ExternalPtrAddr(key);
+    if (v != NULL && v->rt == rt && v->owner == NULL && v->payload == payload)
+      v->dead = 1;
+  }
+}
+
+SEXP rfm_runtime_find(const char *path)
+{
+  for (SEXP p = CDR(runtime_list); p != R_NilValue; p = CDR(p)) {
+    SEXP key = R_WeakRefKey(CAR(p));
+    if (key == R_NilValue)
+      continue;
+    rfm_runtime *r = R_ExternalPtrAddr(key);
+    if (r != NULL && r->heap != NULL && !r->close_requested
+        && strcmp(r->path, path) == 0)
+      return key;
+  }
+  return R_NilValue;
+}
+
+static const char *mode_name(int mode)
+{
+  return mode == FMR_MODE_SCRATCH ? "scratch" : "persistent";
+}
+
+SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
+                      unsigned flags)
+{
+  SEXP found = rfm_runtime_find(path);
+  if (found != R_NilValue) {
+    rfm_runtime *r = R_ExternalPtrAddr(found);
+    if (r->mode != mode)
+      Rf_error("'%s' is already open in %s mode, not %s", path,
+               mode_name(r->mode), mode_name(mode));
+    return found;
+  }
+  fmr_options options;
+  fmr_options_init(&options);
+  options.mode = mode;
+  options.flags = flags;
+  options.initial_size = initial_size > 0 ? (uint64_t)initial_size : 0;
+  fmr_heap *heap = NULL;
+  int rc = fmr_open(path, &options, &heap);
+  if (rc == FMR_ELOCKED && !(flags & FMR_OPEN_CREATE)) {
+    options.flags = flags | FMR_OPEN_READONLY;
+    rc = fmr_open(path, &options, &heap);
+  }
+  if (rc != FMR_OK) {
+    char what[64 + 4096];
+    snprintf(what, sizeof what, "cannot open fmalloc heap '%s'", path);
+    rfm_fail(rc, what);
+  }
+  rfm_runtime *r = calloc(1, sizeof *r);
+  char *copy = strdup(path);
+  if (r == NULL || copy == NULL) {
+    free(r);
+    free(copy);
+    fmr_close(heap);
+    Rf_error("out of memory");
+  }
+  r->heap = heap;
+  r->path = copy;
+  r->mode = mode;
+  r->readonly = fmr_is_readonly(heap);
+  SEXP ext = PROTECT(R_MakeExternalPtr(r, rfm_runtime_tag, R_NilValue));
+  SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
+  SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
+  Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
+  UNPROTECT(2);
+  return ext;
+}
+
+SEXP C_rfm_open(SEXP path, SEXP mode, SEXP initial_size)
+{
+  if (!Rf_isString(path) || XLENGTH(path) != 1
+      || STRING_ELT(path, 0) == NA_STRING)
+    Rf_error("'filepath' must be a single string");
+  int m = Rf_asInteger(mode);
+  return rfm_runtime_open(Rf_translateChar(STRING_ELT(path, 0)), m,
+                          Rf_asReal(initial_size), FMR_OPEN_CREATE);
+}
+
+SEXP C_rfm_close(SEXP rt)
+{
+  if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
+    Rf_error("not an fmalloc runtime");
+  rfm_runtime *r = R_ExternalPtrAddr(rt);
+  if (r == NULL)
+    return Rf_ScalarLogical(FALSE);
+  r->close_requested = 1;
+  if (r->nvec == 0)
+    runtime_close_heap(r);
+  return Rf_ScalarLogical(r->heap == NULL);
+}
+
+static void uuid_hex(const uint8_t *uuid, char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < FMR_UUID_SIZE; i++) {
+    out[2 * i] = hex[uuid[i] >> 4];
+    out[2 * i + 1] = hex[uuid[i] & 15];
+  }
+  out[2 * FMR_UUID_SIZE] = '\0';
+}
+
+SEXP rfm_uuid_string(fmr_heap *heap)
+{
+  uint8_t uuid[FMR_UUID_SIZE];
+  char hex[2 * FMR_UUID_SIZE + 1];
+  int rc = fmr_uuid(heap, uuid);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the heap uuid");
+  uuid_hex(uuid, hex);
+  return Rf_mkString(hex);
+}
+
+/* list of runtime facts for print() and diagnose_fmalloc_runtime() */
+SEXP C_rfm_info(SEXP rt)
+{
+  if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
+    Rf_error("not an fmalloc runtime");
+  rfm_runtime *r = R_ExternalPtrAddr(rt);
+  const char *names[] = {"path", "mode", "open", "close_requested",
+                         "readonly", "live_vectors", "uuid", "recovered",
+                         "file_size", "max_size", "heap_bytes", "used_bytes",
+                         "free_bytes", "largest_free", "free_extents",
+                         "blocks", "records_committed", "records_tombstone",
+                         "records_damaged", "record_bytes", "tombstone_bytes",
+                         "catalog_bytes", "pending_free_bytes", "refcount",
+                         ""};
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  if (r == NULL) {
+    SET_VECTOR_ELT(ans, 2, Rf_ScalarLogical(FALSE));
+    UNPROTECT(1);
+    return ans;
+  }
+  SET_VECTOR_ELT(ans, 0, Rf_mkString(r->path));
+  SET_VECTOR_ELT(ans, 1, Rf_mkString(mode_name(r->mode)));
+  SET_VECTOR_ELT(ans, 2, Rf_ScalarLogical(r->heap != NULL));
+  SET_VECTOR_ELT(ans, 3, Rf_ScalarLogical(r->close_requested));
+  SET_VECTOR_ELT(ans, 4, Rf_ScalarLogical(r->readonly));
+  SET_VECTOR_ELT(ans, 5, Rf_ScalarReal((double)r->nvec));
+  if (r->heap == NULL) {
+    UNPROTECT(1);
+    return ans;
+  }
+  fmr_stats st;
+  int rc = fmr_stat(r->heap, &st);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read heap statistics");
+  SET_VECTOR_ELT(ans, 6, rfm_uuid_string(r->heap));
+  SET_VECTOR_ELT(ans, 7, Rf_ScalarLogical(st.recovered));
+  double vals[] = {(double)st.file_size, (double)st.max_size,
+                   (double)st.heap_bytes, (double)st.used_bytes,
+                   (double)st.free_bytes, (double)st.largest_free,
+                   (double)st.free_extents, (double)st.blocks,
+                   (double)st.records_committed,
+                   (double)st.records_tombstone,
+                   (double)st.records_damaged, (double)st.record_bytes,
+                   (double)st.tombstone_bytes, (double)st.catalog_bytes,
+                   (double)st.pending_free_bytes, (double)st.refcount};
+  for (int i = 0; i < (int)(sizeof vals / sizeof vals[0]); i++)
+    SET_VECTOR_ELT(ans, 8 + i, Rf_ScalarReal(vals[i]));
+  UNPROTECT(1);
+  return ans;
+}
+
+/* --- catalog listing ------------------------------------------------ */
+
+typedef struct catalog_rows {
+  size_t n, cap;
+  fmr_record *rows; /* meta pointers are not kept */
+  int oom;
+} catalog_rows;
+
+static int collect_record(const fmr_record *rec, void *arg)
+{
+  catalog_rows *c = arg;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 64;
+    fmr_record *rows = realloc(c->rows, cap * sizeof *rows);
+    if (rows == NULL) {
+      c->oom = 1;
+      return 1;
+    }
+    c->rows = rows;
+    c->cap = cap;
+  }
+  c->rows[c->n] = *rec;
+  c->rows[c->n].meta = NULL;
+  c->rows[c->n].payload = NULL;
+  c->n++;
+  return 0;
+}
+
+static SEXP type_name_of_tag(uint32_t tag)
+{
+  if (!RFM_TAG_IS_OURS(tag)) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "foreign:0x%08x", (unsigned)tag);
+    return Rf_mkChar(buf);
+  }
+  int type = RFM_TAG_TYPE(tag);
+  switch (type) {
+  case LGLSXP: return Rf_mkChar("logical");
+  case INTSXP: return Rf_mkChar("integer");
+  case REALSXP: return Rf_mkChar("double");
+  case CPLXSXP: return Rf_mkChar("complex");
+  case RAWSXP: return Rf_mkChar("raw");
+  case STRSXP: return Rf_mkChar("character");
+  case VECSXP: return Rf_mkChar("list");
+  default: return Rf_mkChar("unknown");
+  }
+}
+
+SEXP C_rfm_catalog(SEXP rt)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  catalog_rows c = {0, 0, NULL, 0};
+  if (r->mode == FMR_MODE_PERSISTENT) {
+    int rc = fmr_record_foreach(r->heap, collect_record, &c);
+    if (c.oom) {
+      free(c.rows);
+      Rf_error("out of memory listing the catalog");
+    }
+    if (rc < 0) {
+      free(c.rows);
+      rfm_fail(rc, "cannot list the catalog");
+    }
+  }
+  const char *names[] = {"id", "name", "generation", "state", "type",
+                         "length", "payload_offset", "payload_bytes",
+                         "meta_bytes", "recoverable", ""};
+  R_xlen_t n = (R_xlen_t)c.n;
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  SEXP id = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 0, id);
+  SEXP name = Rf_allocVector(STRSXP, n);
+  SET_VECTOR_ELT(ans, 1, name);
+  SEXP gen = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 2, gen);
+  SEXP state = Rf_allocVector(STRSXP, n);
+  SET_VECTOR_ELT(ans, 3, state);
+  SEXP type = Rf_allocVector(STRSXP, n);
+  SET_VECTOR_ELT(ans, 4, type);
+  SEXP len = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 5, len);
+  SEXP off = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 6, off);
+  SEXP bytes = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 7, bytes);
+  SEXP meta = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 8, meta);
+  SEXP rec = Rf_allocVector(LGLSXP, n);
+  SET_VECTOR_ELT(ans, 9, rec);
+  for (R_xlen_t i = 0; i < n; i++) {
+    const fmr_record *x = &c.rows[i];
+    REAL(id)[i] = (double)x->id;
+    SET_STRING_ELT(name, i, x->name[0] ? Rf_mkCharCE(x->name, CE_UTF8)
+                                       : NA_STRING);
+    REAL(gen)[i] = (double)x->generation;
+    SET_STRING_ELT(state, i, Rf_mkChar(x->state == FMR_RECORD_COMMITTED
+                                           ? "committed"
+                                           : "tombstone"));
+    SET_STRING_ELT(type, i, type_name_of_tag(x->type));
+    REAL(len)[i] = (double)x->length;
+    REAL(off)[i] = (double)x->payload_offset;
+    REAL(bytes)[i] = (double)x->payload_bytes;
+    REAL(meta)[i] = (double)x->meta_len;
+    LOGICAL(rec)[i] = x->state == FMR_RECORD_COMMITTED
+                      && RFM_TAG_IS_OURS(x->type);
+  }
+  free(c.rows);
+  UNPROTECT(1);
+  return ans;
+}
+
+SEXP C_rfm_runtime_count(void)
+{
+  int n = 0;
+  for (SEXP p = CDR(runtime_list); p != R_NilValue; p = CDR(p)) {
+    SEXP key = R_WeakRefKey(CAR(p));
+    if (key != R_NilValue) {
+      rfm_runtime *r = R_ExternalPtrAddr(key);
+      if (r != NULL && r->heap != NULL)
+        n++;
+    }
+  }
+  return Rf_ScalarInteger(n);
+}
+
+/* Run every finalizer: vectors first (free their blocks), then
+   runtimes (close the heaps).  Called from .onUnload (R does not look
+   up R_unload_Rfmalloc when dynamic symbols are off) and from
+   R_unload_Rfmalloc; safe to call twice.  */
+void rfm_unload_all(void)
+{
+  if (runtime_list == NULL)
+    return;
+  for (SEXP p = CDR(vector_list); p != R_NilValue; p = CDR(p))
+    R_RunWeakRefFinalizer(CAR(p));
+  for (SEXP p = CDR(runtime_list); p != R_NilValue; p = CDR(p)) {
+    SEXP key = R_WeakRefKey(CAR(p));
+    if (key != R_NilValue) {
+      rfm_runtime *r = R_ExternalPtrAddr(key);
+      if (r != NULL)
+        runtime_close_heap(r);
+    }
+    R_RunWeakRefFinalizer(CAR(p));
+  }
+  SETCDR(vector_list, R_NilValue);
+  SETCDR(runtime_list, R_NilValue);
+  R_ReleaseObject(vector_list);
+  R_ReleaseObject(runtime_list);
+  vector_list = runtime_list = NULL;
+}
+
+SEXP C_rfm_unload(void)
+{
+  rfm_unload_all();
+  return R_NilValue;
+}
+
+void rfm_init_runtime(void)
+{
+  rfm_runtime_tag = Rf_install("fmalloc_runtime");
+  rfm_vector_tag = Rf_install("fmalloc_vector");
+  runtime_list = Rf_cons(R_NilValue, R_NilValue);
+  R_PreserveObject(runtime_list);
+  vector_list = Rf_cons(R_NilValue, R_NilValue);
+  R_PreserveObject(vector_list);
+}

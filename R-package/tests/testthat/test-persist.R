@@ -1,0 +1,188 @@
+test_that("save, load and destroy keep attributes", {
+  rt <- open_fmalloc(heap_file())
+  m <- matrix(as.double(1:6), 2, dimnames = list(c("a", "b"), c("x", "y", "z")))
+  fmalloc_save(m, "m", runtime = rt)
+  f <- factor(c("lo", "hi", "lo"), levels = c("lo", "hi"))
+  fmalloc_save(f, "f", runtime = rt)
+  n <- c(one = 1L, two = 2L)
+  fmalloc_save(n, "n", runtime = rt)
+  s <- c(a = "x", b = NA)
+  fmalloc_save(s, "s", runtime = rt)
+  expect_identical(fmalloc_load("m", runtime = rt)[, ], m)
+  expect_identical(dimnames(fmalloc_load("m", runtime = rt)), dimnames(m))
+  expect_identical(levels(fmalloc_load("f", runtime = rt)), levels(f))
+  expect_identical(as.character(fmalloc_load("f", runtime = rt)),
+                   as.character(f))
+  expect_s3_class(fmalloc_load("f", runtime = rt), "factor")
+  expect_identical(names(fmalloc_load("n", runtime = rt)), names(n))
+  expect_identical(fmalloc_load("s", runtime = rt)[], s)
+  expect_error(fmalloc_save(1:3, "m", runtime = rt), "already")
+  expect_error(fmalloc_load("nope", runtime = rt), "no object named")
+  fmalloc_destroy("m", runtime = rt)
+  expect_error(fmalloc_load("m", runtime = rt), "no object named")
+  x <- fmalloc_load("n", runtime = rt)
+  fmalloc_destroy(x)
+  expect_error(x[1], "destroyed")
+  cat <- list_fmalloc_allocations(rt)
+  expect_setequal(cat$name[cat$state == "committed"], c("f", "s"))
+  cleanup_fmalloc(rt)
+})
+
+test_that("a saved character vector grows in place of its record", {
+  rt <- open_fmalloc(heap_file())
+  s <- as_fmalloc(c("a", "b", NA), runtime = rt)
+  fmalloc_save(s, "s")
+  long <- strrep("y", 5000)
+  s[1] <- long
+  s[3] <- "c"
+  expect_true(is_fmalloc(s))
+  got <- fmalloc_load("s", runtime = rt)
+  expect_identical(got[], c(long, "b", "c"))
+  cat <- list_fmalloc_allocations(rt)
+  expect_equal(sum(cat$state == "committed"), 1)
+  expect_gt(cat$generation[cat$name %in% "s"], 1)
+  cleanup_fmalloc(rt)
+})
+
+test_that("named objects come back in a fresh R process", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  m <- matrix(1:6, 2, dimnames = list(c("a", "b"), NULL))
+  fmalloc_save(m, "m", runtime = rt)
+  fmalloc_save(c(x = "caf\u00e9", y = NA), "s", runtime = rt)
+  cleanup_fmalloc(rt)
+  rm(rt)
+  invisible(gc())
+  got <- in_fresh_r(function(path) {
+    rt <- Rfmalloc::open_fmalloc(path)
+    list(m = Rfmalloc::fmalloc_load("m", runtime = rt)[, , drop = FALSE],
+         s = Rfmalloc::fmalloc_load("s", runtime = rt)[],
+         fm = Rfmalloc::is_fmalloc(Rfmalloc::fmalloc_load("m", runtime = rt)))
+  }, list(path = path))
+  expect_identical(got$m, m)
+  expect_identical(got$s, c(x = "caf\u00e9", y = NA))
+  expect_true(got$fm)
+})
+
+test_that("saveRDS writes a reference that readRDS restores elsewhere", {
+  path <- heap_file()
+  rds <- tempfile(fileext = ".rds")
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(c(a = 1.5, b = 2.5, c = NA), runtime = rt)
+  s <- as_fmalloc(c("p", NA, "caf\u00e9"), runtime = rt)
+  saveRDS(list(x = x, s = s), rds)
+  expect_lt(file.size(rds), 2000)
+  back <- readRDS(rds)
+  expect_identical(back$x[], x[])
+  expect_true(is_fmalloc(back$x))
+  cleanup_fmalloc(rt)
+  rm(rt, x, s, back)
+  invisible(gc())
+  got <- in_fresh_r(function(rds) {
+    v <- readRDS(rds)
+    list(x = v$x[], s = v$s[], fm = Rfmalloc::is_fmalloc(v$x))
+  }, list(rds = rds))
+  expect_identical(got$x, c(a = 1.5, b = 2.5, c = NA))
+  expect_identical(got$s, c("p", NA, "caf\u00e9"))
+  expect_true(got$fm)
+})
+
+test_that("readRDS of a reference to a missing file errors, creates nothing", {
+  d <- heap_dir()
+  path <- file.path(d, "gone.fmr")
+  rds <- tempfile(fileext = ".rds")
+  rt <- open_fmalloc(path)
+  saveRDS(as_fmalloc(1:10, runtime = rt), rds)
+  cleanup_fmalloc(rt)
+  rm(rt)
+  invisible(gc())
+  unlink(path)
+  err <- tryCatch(in_fresh_r(function(rds) readRDS(rds), list(rds = rds)),
+                  error = function(e) conditionMessage(e))
+  expect_match(paste(err, collapse = " "), "does not exist")
+  expect_false(file.exists(path))
+})
+
+test_that("a replaced file or a destroyed record is detected", {
+  path <- heap_file()
+  rds <- tempfile(fileext = ".rds")
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(1:10, runtime = rt)
+  saveRDS(x, rds)
+  fmalloc_destroy(x)
+  expect_error(readRDS(rds), "no longer exists")
+  cleanup_fmalloc(rt)
+  rm(rt, x)
+  invisible(gc())
+  unlink(path)
+  rt2 <- open_fmalloc(path)
+  expect_error(readRDS(rds), "replaced")
+  cleanup_fmalloc(rt2)
+})
+
+test_that("scratch vectors and the value option serialize by value", {
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  x <- as_fmalloc(as.double(1:1000), runtime = rt)
+  r <- serialize(x, NULL)
+  expect_gt(length(r), 8000)
+  expect_identical(unserialize(r), as.double(1:1000))
+  cleanup_fmalloc(rt)
+  rt <- open_fmalloc(heap_file())
+  x <- as_fmalloc(as.double(1:1000), runtime = rt)
+  old <- options(Rfmalloc.serialize = "value")
+  on.exit(options(old))
+  r <- serialize(x, NULL)
+  expect_gt(length(r), 8000)
+  expect_false(vec_info(x)$committed)
+  options(old)
+  r <- serialize(x, NULL)
+  expect_lt(length(r), 1000)
+  expect_true(vec_info(x)$committed)
+  cleanup_fmalloc(rt)
+})
+
+test_that("dropped intermediates do not grow the file or the catalog", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  keep <- as_fmalloc(as.double(1:1000), runtime = rt, name = "keep")
+  for (i in 1:20) {
+    tmp <- create_fmalloc_vector("double", 1e4, runtime = rt)
+    tmp2 <- as_fmalloc(as.character(1:100), runtime = rt)
+  }
+  rm(tmp, tmp2)
+  invisible(gc())
+  size1 <- file.size(path)
+  for (i in 1:200) {
+    tmp <- create_fmalloc_vector("double", 1e4, runtime = rt)
+    tmp2 <- as_fmalloc(as.character(1:100), runtime = rt)
+    if (i %% 20 == 0) invisible(gc())
+  }
+  rm(tmp, tmp2)
+  invisible(gc())
+  expect_equal(file.size(path), size1)
+  expect_equal(nrow(list_fmalloc_allocations(rt)), 1)
+  d <- diagnose_fmalloc_runtime(rt)$summary
+  expect_lte(d$uncommitted_blocks, 5)
+  cleanup_fmalloc(rt)
+})
+
+test_that("gctorture on small cases touches no freed object", {
+  rt <- open_fmalloc(heap_file())
+  f <- function() {
+    s <- create_fmalloc_vector("character", 5, runtime = rt)
+    s[1] <- "alpha"
+    s[2] <- NA
+    s[3] <- paste(s[1], "beta")
+    x <- as_fmalloc(c(1.5, 2.5), runtime = rt)
+    y <- x
+    y[1] <- 3
+    list(s = s[], x = x[], y = y[], u = toupper(s))
+  }
+  gctorture(TRUE)
+  res <- f()
+  gctorture(FALSE)
+  expect_identical(res$s, c("alpha", NA, "alpha beta", "", ""))
+  expect_identical(res$x, c(1.5, 2.5))
+  expect_identical(res$y, c(3, 2.5))
+  cleanup_fmalloc(rt)
+})

@@ -1,0 +1,47 @@
+#!/bin/sh
+# ci-test.sh: build and check the R package Rfmalloc in a temporary
+# directory.  libfmalloc-r must already be installed where pkg-config
+# finds it.  Exits non-zero if R CMD build fails or R CMD check reports
+# an ERROR or a WARNING, printing the check log (and the test output).
+#
+# Usage: sh R-package/tools/ci-test.sh [PACKAGE_DIR]
+# Environment: R (default R), TMPDIR.
+
+set -eu
+
+pkgdir=${1:-$(dirname "$0")/..}
+pkgdir=$(cd "$pkgdir" && pwd)
+R=${R:-R}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rfmalloc-ci.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+cd "$work"
+
+echo "ci-test: R CMD build $pkgdir"
+if ! "$R" CMD build --no-build-vignettes "$pkgdir" > build.log 2>&1; then
+  cat build.log
+  echo "ci-test: R CMD build failed" >&2
+  exit 1
+fi
+tarball=$(ls Rfmalloc_*.tar.gz)
+
+echo "ci-test: R CMD check --no-manual $tarball"
+status=0
+"$R" CMD check --no-manual "$tarball" > check.log 2>&1 || status=$?
+
+if [ "$status" -ne 0 ] || grep -E -q '^Status: .*(ERROR|WARNING)' check.log
+then
+  cat check.log
+  for f in Rfmalloc.Rcheck/00install.out Rfmalloc.Rcheck/tests/*.Rout.fail
+  do
+    if [ -f "$f" ]; then
+      echo "==> $f"
+      cat "$f"
+    fi
+  done
+  echo "ci-test: R CMD check reported an ERROR or WARNING" >&2
+  exit 1
+fi
+grep -E '^Status:' check.log
+grep -E 'NOTE' check.log || true
+echo "ci-test: passed"
