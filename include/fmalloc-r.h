@@ -117,7 +117,8 @@ typedef struct fmr_options {
   int mode;              /* enum fmr_mode; default FMR_MODE_PERSISTENT */
   unsigned flags;        /* FMR_OPEN_* */
   uint64_t initial_size; /* bytes for a new file; 0 means 1 MiB */
-  uint64_t max_size;     /* address space reserved; 0 means 256 GiB */
+  uint64_t max_size;     /* address space reserved; 0 means 256 GiB,
+                            or less where address space is limited */
   unsigned file_mode;    /* permissions of a new file before umask;
                             default 0666 */
 } fmr_options;

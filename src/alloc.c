@@ -67,6 +67,24 @@ void fmr_heap_synced(struct fmr_heap *heap)
   heap->pending_bytes = 0;
 }
 
+/* Take a cached small block of BYTES, if there is one. */
+static inline bool cache_pop(struct fmr_heap *heap, uint64_t bytes,
+                             bool tracked, uint64_t *offset_out)
+{
+  struct fmr_vec *cache = &heap->small_cache[class_of(bytes)];
+  if (cache->count == 0)
+    return false;
+  uint64_t offset = cache->items[--cache->count];
+  if (tracked)
+    *fmr_map_get(&heap->blocks, offset) = bytes;
+  else
+    fmr_map_remove(&heap->blocks, offset, NULL);
+  heap->cached_bytes -= bytes;
+  heap->used_bytes += bytes;
+  *offset_out = offset;
+  return true;
+}
+
 int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
                     uint64_t *offset_out)
 {
@@ -85,20 +103,8 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
                     (unsigned long long)size,
                     (unsigned long long)heap->reserved);
 
-  if (is_small(bytes)) {
-    struct fmr_vec *cache = &heap->small_cache[class_of(bytes)];
-    if (cache->count > 0) {
-      uint64_t offset = cache->items[--cache->count];
-      if (tracked)
-        *fmr_map_get(&heap->blocks, offset) = bytes;
-      else
-        fmr_map_remove(&heap->blocks, offset, NULL);
-      heap->cached_bytes -= bytes;
-      heap->used_bytes += bytes;
-      *offset_out = offset;
-      return FMR_OK;
-    }
-  }
+  if (is_small(bytes) && cache_pop(heap, bytes, tracked, offset_out))
+    return FMR_OK;
 
   /* Make room in the index before taking space, so that a failure leaves
      nothing to undo. */
@@ -139,25 +145,34 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
   return FMR_OK;
 }
 
-void fmr_block_free(struct fmr_heap *heap, uint64_t offset)
+/* Free the tracked block whose entry in heap->blocks is V. */
+static void free_tracked(struct fmr_heap *heap, uint64_t offset, uint64_t *v)
 {
-  uint64_t *v = fmr_map_get(&heap->blocks, offset);
-  if (v == NULL)
-    return;
   uint64_t bytes = *v & ~(uint64_t)FMR_BLOCK_FLAGS;
   heap->used_bytes -= bytes;
   if (is_small(bytes)) {
     struct fmr_vec *cache = &heap->small_cache[class_of(bytes)];
-    if (cache->count < FMR_SMALL_CACHE_MAX &&
-        fmr_vec_push(cache, offset) == FMR_OK) {
-      *v = bytes | FMR_BLOCK_CACHED;
-      heap->cached_bytes += bytes;
-      return;
+    if (cache->count < cache->capacity) {
+      cache->items[cache->count++] = offset;
+    } else if (cache->count >= FMR_SMALL_CACHE_MAX ||
+               fmr_vec_push(cache, offset) != FMR_OK) {
+      goto to_extents;
     }
+    *v = bytes | FMR_BLOCK_CACHED;
+    heap->cached_bytes += bytes;
+    return;
   }
+to_extents:
   fmr_map_remove(&heap->blocks, offset, NULL);
   fmr_extents_insert(&heap->extents, offset >> FMR_GRANULE_SHIFT,
                      bytes >> FMR_GRANULE_SHIFT);
+}
+
+void fmr_block_free(struct fmr_heap *heap, uint64_t offset)
+{
+  uint64_t *v = fmr_map_get(&heap->blocks, offset);
+  if (v != NULL)
+    free_tracked(heap, offset, v);
 }
 
 void fmr_block_release(struct fmr_heap *heap, uint64_t offset, uint64_t bytes,
@@ -219,13 +234,18 @@ FMR_EXPORT int fmr_malloc(fmr_heap *heap, size_t size, void **ptr_out)
   int rc;
   if (heap == NULL || ptr_out == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_malloc: heap and ptr_out are required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   rc = fmr_heap_writable(heap);
-  if (rc == FMR_OK)
-    rc = fmr_block_alloc(heap, size, true, &offset);
+  if (rc == FMR_OK) {
+    /* Fast path: a cached small block. */
+    uint64_t bytes = fmr_round_size(size);
+    if (!(bytes != 0 && is_small(bytes) &&
+          cache_pop(heap, bytes, true, &offset)))
+      rc = fmr_block_alloc(heap, size, true, &offset);
+  }
   if (rc == FMR_OK)
     *ptr_out = fmr_at(heap, offset);
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -247,8 +267,8 @@ FMR_EXPORT int fmr_calloc(fmr_heap *heap, size_t nmemb, size_t size,
 
 /* Try to grow the block at OFFSET from OLD to NEW bytes in place, taking
    the free extent that follows it. */
-static bool grow_in_place(struct fmr_heap *heap, uint64_t offset,
-                          uint64_t old, uint64_t new)
+static bool grow_in_place(struct fmr_heap *heap, uint64_t offset, uint64_t old,
+                          uint64_t new)
 {
   uint64_t end = (offset + old) >> FMR_GRANULE_SHIFT;
   uint64_t need = (new - old) >> FMR_GRANULE_SHIFT;
@@ -267,7 +287,7 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
     return fmr_fail(FMR_EINVAL, "fmr_realloc: heap and ptr_out are required");
   if (ptr == NULL)
     return fmr_malloc(heap, size, ptr_out);
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   rc = fmr_heap_writable(heap);
   if (rc != FMR_OK)
     goto out;
@@ -276,10 +296,14 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
   old = *v;
   bytes = fmr_round_size(size);
   if (bytes == 0 || bytes > heap->reserved - FMR_HEAP_START) {
-    rc = bytes == 0 ? fmr_fail(FMR_ETOOBIG, "fmr_realloc: %zu bytes is too "
-                               "large", size)
-                    : fmr_fail(FMR_EFULL, "fmr_realloc: %zu bytes is more "
-                               "than the heap's maximum size", size);
+    rc = bytes == 0 ? fmr_fail(FMR_ETOOBIG,
+                               "fmr_realloc: %zu bytes is too "
+                               "large",
+                               size)
+                    : fmr_fail(FMR_EFULL,
+                               "fmr_realloc: %zu bytes is more "
+                               "than the heap's maximum size",
+                               size);
     goto out;
   }
   if (bytes == old || (bytes < old && is_small(old))) {
@@ -307,10 +331,11 @@ FMR_EXPORT int fmr_realloc(fmr_heap *heap, void *ptr, size_t size,
   if (rc != FMR_OK)
     goto out;
   memcpy(fmr_at(heap, new_offset), fmr_at(heap, offset), old);
+  /* The entry may have moved when the new block was indexed. */
   fmr_block_free(heap, offset);
   *ptr_out = fmr_at(heap, new_offset);
 out:
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -322,15 +347,15 @@ FMR_EXPORT int fmr_free(fmr_heap *heap, void *ptr)
     return FMR_OK;
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_free: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   rc = fmr_heap_writable(heap);
   if (rc != FMR_OK)
     goto out;
-  if (live_block(heap, ptr, &offset, &rc) == NULL)
-    goto out;
-  fmr_block_free(heap, offset);
+  uint64_t *v = live_block(heap, ptr, &offset, &rc);
+  if (v != NULL)
+    free_tracked(heap, offset, v);
 out:
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -341,13 +366,13 @@ FMR_EXPORT size_t fmr_usable_size(fmr_heap *heap, const void *ptr)
   int rc;
   if (heap == NULL || ptr == NULL)
     return 0;
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   if ((v = live_block(heap, ptr, &offset, &rc)) != NULL)
     size = (size_t)*v;
   else if ((off = offset_of(heap, ptr)) != 0)
     size = (size_t)fmr_catalog_payload_bytes(heap, off);
   fmr_clear_error();
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return size;
 }
 

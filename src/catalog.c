@@ -27,7 +27,7 @@
 
 #include "fmr-internal.h"
 
-#define SLOT_SIZE sizeof(struct fmr_disk_record)
+#define SLOT_SIZE      sizeof(struct fmr_disk_record)
 #define SEGMENT_HEADER sizeof(struct fmr_disk_segment)
 
 static inline struct fmr_disk_record *slot_at(const struct fmr_heap *heap,
@@ -66,9 +66,8 @@ static bool extent_ok(uint64_t offset, uint64_t bytes, uint64_t size)
 {
   if (offset == 0)
     return bytes == 0;
-  return offset % FMR_GRANULE == 0 && bytes % FMR_GRANULE == 0 &&
-         bytes > 0 && offset >= FMR_HEAP_START && offset < size &&
-         bytes <= size - offset;
+  return offset % FMR_GRANULE == 0 && bytes % FMR_GRANULE == 0 && bytes > 0 &&
+         offset >= FMR_HEAP_START && offset < size && bytes <= size - offset;
 }
 
 int fmr_record_validate(const struct fmr_heap *heap,
@@ -80,8 +79,7 @@ int fmr_record_validate(const struct fmr_heap *heap,
   if (r->rec_checksum != fmr_record_checksum(r))
     return FMR_ECHECKSUM;
   if (r->rec_id == 0 || r->rec_generation == 0 ||
-      !extent_ok(r->rec_payload_offset, r->rec_payload_bytes,
-                 heap->mapped) ||
+      !extent_ok(r->rec_payload_offset, r->rec_payload_bytes, heap->mapped) ||
       !extent_ok(r->rec_aux_offset, r->rec_aux_bytes, heap->mapped) ||
       r->rec_name_len > FMR_NAME_MAX || r->rec_meta_len > FMR_META_MAX ||
       (uint64_t)r->rec_name_len + r->rec_meta_len > r->rec_aux_bytes ||
@@ -379,8 +377,8 @@ static int walk_segments(struct fmr_heap *heap, bool recovering)
     return rc;
   for (size_t s = 0; s < heap->segments.count; s++) {
     uint64_t offset = heap->segments.items[s];
-    uint64_t slots = ((const struct fmr_disk_segment *)fmr_at(heap, offset))
-                         ->seg_slots;
+    uint64_t slots =
+        ((const struct fmr_disk_segment *)fmr_at(heap, offset))->seg_slots;
     for (uint64_t i = 0; i < slots; i++) {
       uint64_t slot = offset + SEGMENT_HEADER + i * SLOT_SIZE;
       struct fmr_disk_record *r = slot_at(heap, slot);
@@ -504,11 +502,10 @@ int fmr_catalog_load(struct fmr_heap *heap, unsigned flags)
       heap->tombstone_bytes += r->rec_payload_bytes;
     }
     heap->aux_bytes += r->rec_aux_bytes;
-    if (!heap->readonly &&
-        (push_extent(&ext, &n, &cap, r->rec_payload_offset,
-                     r->rec_payload_bytes) != FMR_OK ||
-         push_extent(&ext, &n, &cap, r->rec_aux_offset, r->rec_aux_bytes) !=
-             FMR_OK)) {
+    if (!heap->readonly && (push_extent(&ext, &n, &cap, r->rec_payload_offset,
+                                        r->rec_payload_bytes) != FMR_OK ||
+                            push_extent(&ext, &n, &cap, r->rec_aux_offset,
+                                        r->rec_aux_bytes) != FMR_OK)) {
       rc = fmr_fail(FMR_ENOMEM, "out of memory loading the catalog");
       goto out;
     }
@@ -595,10 +592,9 @@ static int check_name(const char *name, size_t *len_out)
 /* Write and publish a slot from TEMPLATE (id, generation, payload, type,
    length) with a new aux block holding NAME and META. */
 static int write_record(struct fmr_heap *heap,
-                        const struct fmr_disk_record *template,
-                        uint64_t state, const char *name, size_t name_len,
-                        const void *meta, size_t meta_len, unsigned flags,
-                        uint64_t *slot_out)
+                        const struct fmr_disk_record *template, uint64_t state,
+                        const char *name, size_t name_len, const void *meta,
+                        size_t meta_len, unsigned flags, uint64_t *slot_out)
 {
   uint64_t aux = 0, aux_bytes = 0, slot;
   uint32_t aux_sum = 0;
@@ -680,8 +676,10 @@ static int free_payload_block(struct fmr_heap *heap, void *payload,
   }
   if (block == NULL && offset != 0 &&
       fmr_catalog_payload_bytes(heap, offset) != 0)
-    return fmr_fail(FMR_ECOMMITTED, "block %p is already the payload of a "
-                    "record", payload);
+    return fmr_fail(FMR_ECOMMITTED,
+                    "block %p is already the payload of a "
+                    "record",
+                    payload);
   if (block == NULL || (*block & FMR_BLOCK_CACHED))
     return fmr_fail(FMR_ENOTOWNED, "payload %p is not a live block of heap %s",
                     payload, heap->path);
@@ -691,9 +689,8 @@ static int free_payload_block(struct fmr_heap *heap, void *payload,
 }
 
 FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
-                          uint64_t length, const char *name,
-                          const void *meta, size_t meta_len, unsigned flags,
-                          uint64_t *id_out)
+                          uint64_t length, const char *name, const void *meta,
+                          size_t meta_len, unsigned flags, uint64_t *id_out)
 {
   size_t name_len;
   uint64_t offset, bytes, slot;
@@ -705,11 +702,11 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
     return rc;
   if ((meta == NULL && meta_len != 0) || meta_len > FMR_META_MAX)
     return fmr_fail(FMR_EINVAL, "fmr_commit: bad metadata (NULL with a "
-                    "length, or more than FMR_META_MAX bytes)");
+                                "length, or more than FMR_META_MAX bytes)");
   if (flags & ~(unsigned)FMR_COMMIT_SYNC)
     return fmr_fail(FMR_EINVAL, "fmr_commit: unknown flags 0x%x", flags);
 
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   if ((rc = catalog_writable(heap)) != FMR_OK)
     goto out;
   if ((rc = free_payload_block(heap, payload, &offset, &bytes)) != FMR_OK)
@@ -733,7 +730,7 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
     goto out;
   heap->next_id++;
   if (payload != NULL)
-    fmr_map_remove(&heap->blocks, offset, NULL); /* now the catalog's */
+    fmr_map_remove(&heap->blocks, offset, NULL);    /* now the catalog's */
   fmr_map_put(&heap->by_id, template.rec_id, slot); /* room reserved */
   if (name_len > 0)
     name_insert(heap, name, name_len, slot);
@@ -746,7 +743,7 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
   if (flags & FMR_COMMIT_SYNC)
     rc = fmr_heap_msync(heap, slot, SLOT_SIZE);
 out:
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -763,14 +760,14 @@ static void fill_record(const struct fmr_heap *heap, uint64_t slot,
   out->length = r->rec_length;
   out->payload_offset = r->rec_payload_offset;
   out->payload_bytes = r->rec_payload_bytes;
-  out->payload = r->rec_payload_offset ? fmr_at(heap, r->rec_payload_offset)
-                                       : NULL;
+  out->payload =
+      r->rec_payload_offset ? fmr_at(heap, r->rec_payload_offset) : NULL;
   memcpy(out->name, record_name(heap, r), r->rec_name_len);
   out->name[r->rec_name_len] = '\0';
-  out->meta = r->rec_meta_len ? (const unsigned char *)fmr_at(
-                                    heap, r->rec_aux_offset) +
-                                    r->rec_name_len
-                              : NULL;
+  out->meta = r->rec_meta_len
+                  ? (const unsigned char *)fmr_at(heap, r->rec_aux_offset) +
+                        r->rec_name_len
+                  : NULL;
   out->meta_len = r->rec_meta_len;
 }
 
@@ -785,8 +782,8 @@ static bool slot_current(const struct fmr_heap *heap, uint64_t slot,
   return r->rec_id == id && fmr_record_validate(heap, r) == FMR_OK;
 }
 
-static int lookup_locked(struct fmr_heap *heap, uint64_t id,
-                         const char *name, uint64_t *slot_out)
+static int lookup_locked(struct fmr_heap *heap, uint64_t id, const char *name,
+                         uint64_t *slot_out)
 {
   size_t len = name != NULL ? strlen(name) : 0;
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -828,14 +825,14 @@ static int record_lookup(fmr_heap *heap, uint64_t id, const char *name,
   if (name != NULL && strnlen(name, FMR_NAME_MAX + 1) > FMR_NAME_MAX)
     return fmr_fail(FMR_ENAMETOOLONG, "record names are at most %d bytes",
                     FMR_NAME_MAX);
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   if (heap->mode != FMR_MODE_PERSISTENT)
     rc = fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
   else
     rc = lookup_locked(heap, id, name, &slot);
   if (rc == FMR_OK)
     fill_record(heap, slot, out);
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -949,7 +946,7 @@ FMR_EXPORT int fmr_record_update(fmr_heap *heap, uint64_t id, uint32_t type,
   if (heap == NULL || (meta == NULL && meta_len != 0) ||
       meta_len > FMR_META_MAX)
     return fmr_fail(FMR_EINVAL, "fmr_record_update: bad arguments");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = catalog_writable(heap);
   if (rc == FMR_OK)
     rc = rewrite(heap, id,
@@ -959,12 +956,11 @@ FMR_EXPORT int fmr_record_update(fmr_heap *heap, uint64_t id, uint32_t type,
                                         .set_meta = true,
                                         .meta = meta,
                                         .meta_len = meta_len});
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
-FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
-                                 const char *name)
+FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id, const char *name)
 {
   size_t len;
   int rc;
@@ -972,13 +968,13 @@ FMR_EXPORT int fmr_record_rename(fmr_heap *heap, uint64_t id,
     return fmr_fail(FMR_EINVAL, "fmr_record_rename: heap is required");
   if ((rc = check_name(name, &len)) != FMR_OK)
     return rc;
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   rc = catalog_writable(heap);
   if (rc == FMR_OK)
     rc = rewrite(heap, id,
                  &(struct rewrite_args){
                      .set_name = true, .name = name, .name_len = len});
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -987,13 +983,14 @@ FMR_EXPORT int fmr_record_set_payload(fmr_heap *heap, uint64_t id,
 {
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_record_set_payload: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = catalog_writable(heap);
   if (rc == FMR_OK)
     rc = rewrite(heap, id,
-                 &(struct rewrite_args){
-                     .set_payload = true, .payload = payload, .length = length});
-  pthread_mutex_unlock(&heap->lock);
+                 &(struct rewrite_args){.set_payload = true,
+                                        .payload = payload,
+                                        .length = length});
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -1002,7 +999,7 @@ FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id)
   uint64_t slot;
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_record_tombstone: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = catalog_writable(heap);
   if (rc == FMR_OK)
     rc = lookup_locked(heap, id, NULL, &slot);
@@ -1018,7 +1015,7 @@ FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id)
       heap->tombstone_bytes += r->rec_payload_bytes;
     }
   }
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -1076,13 +1073,13 @@ FMR_EXPORT int fmr_record_free(fmr_heap *heap, uint64_t id)
   uint64_t slot;
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_record_free: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = catalog_writable(heap);
   if (rc == FMR_OK)
     rc = lookup_locked(heap, id, NULL, &slot);
   if (rc == FMR_OK)
     free_slot_record(heap, slot);
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -1091,7 +1088,7 @@ FMR_EXPORT int fmr_reclaim(fmr_heap *heap, uint64_t *count_out)
   uint64_t count = 0;
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_reclaim: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = catalog_writable(heap);
   if (rc == FMR_OK) {
     for (size_t s = 0; s < heap->segments.count; s++) {
@@ -1109,7 +1106,7 @@ FMR_EXPORT int fmr_reclaim(fmr_heap *heap, uint64_t *count_out)
       }
     }
   }
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   if (count_out != NULL)
     *count_out = count;
   return rc;
@@ -1121,8 +1118,7 @@ static int cmp_u64(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
-                                  void *arg)
+FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn, void *arg)
 {
   uint64_t *ids = NULL;
   size_t n = 0;
@@ -1131,11 +1127,11 @@ FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
 
   if (heap == NULL || fn == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_record_foreach: heap and fn are "
-                    "required");
+                                "required");
   record = malloc(sizeof *record);
   if (record == NULL)
     return fmr_fail(FMR_ENOMEM, "out of memory");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   if (heap->mode != FMR_MODE_PERSISTENT) {
     rc = fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
   } else if (heap->by_id.count > 0) {
@@ -1146,20 +1142,21 @@ FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
       if (heap->by_id.entries[i].key != 0)
         ids[n++] = heap->by_id.entries[i].key;
   }
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   if (rc == FMR_OK) {
-    qsort(ids, n, sizeof *ids, cmp_u64);
+    if (n > 1)
+      qsort(ids, n, sizeof *ids, cmp_u64);
     /* The heap is unlocked while FN runs: it may change the catalog. */
     for (size_t i = 0; i < n && rc == FMR_OK; i++) {
       uint64_t slot;
-      pthread_mutex_lock(&heap->lock);
+      fmr_lock(heap);
       uint64_t *v = fmr_map_get(&heap->by_id, ids[i]);
       slot = v != NULL ? *v : 0;
       if (slot != 0 && slot_current(heap, slot, ids[i]))
         fill_record(heap, slot, record);
       else
         slot = 0;
-      pthread_mutex_unlock(&heap->lock);
+      fmr_unlock(heap);
       if (slot != 0)
         rc = fn(record, arg);
     }

@@ -29,7 +29,7 @@ struct checker {
   uint64_t problems;
   struct piece {
     uint64_t offset, bytes, kind;
-  } *pieces;
+  } * pieces;
   size_t count, capacity;
   uint64_t catalog_bytes;
   bool nomem;
@@ -105,8 +105,7 @@ static void check_pieces(struct checker *c, bool tile)
     else if (p->offset < at && last != SIZE_MAX)
       problem(c, "%s at %llu (%llu bytes) overlaps %s at %llu",
               kind_name(p->kind), (unsigned long long)p->offset,
-              (unsigned long long)p->bytes,
-              kind_name(c->pieces[last].kind),
+              (unsigned long long)p->bytes, kind_name(c->pieces[last].kind),
               (unsigned long long)c->pieces[last].offset);
     else if (tile && p->offset > at)
       problem(c, "bytes %llu to %llu are neither used nor free",
@@ -163,17 +162,19 @@ static void scan_catalog(struct checker *c)
               (unsigned long long)offset);
       continue;
     }
-    uint64_t bytes = sizeof *seg + seg->seg_slots * sizeof(struct fmr_disk_record);
+    uint64_t bytes =
+        sizeof *seg + seg->seg_slots * sizeof(struct fmr_disk_record);
     catalog_extent(c, offset, bytes, KIND_SEGMENT);
-    uint64_t next = s + 1 < heap->segments.count ? heap->segments.items[s + 1]
-                                                 : 0;
+    uint64_t next =
+        s + 1 < heap->segments.count ? heap->segments.items[s + 1] : 0;
     if (seg->seg_next != next)
       problem(c, "catalog segment at %llu links to %llu, expected %llu",
-              (unsigned long long)offset,
-              (unsigned long long)seg->seg_next, (unsigned long long)next);
+              (unsigned long long)offset, (unsigned long long)seg->seg_next,
+              (unsigned long long)next);
 
     for (uint64_t i = 0; i < seg->seg_slots; i++) {
-      uint64_t slot = offset + sizeof *seg + i * sizeof(struct fmr_disk_record);
+      uint64_t slot =
+          offset + sizeof *seg + i * sizeof(struct fmr_disk_record);
       const struct fmr_disk_record *r = fmr_at(heap, slot);
       uint64_t state = __atomic_load_n(&r->rec_state, __ATOMIC_ACQUIRE);
       if (state == FMR_SLOT_EMPTY)
@@ -198,7 +199,8 @@ static void scan_catalog(struct checker *c)
           problem(c, "two live slots hold record id %llu",
                   (unsigned long long)r->rec_id);
         else if (!heap->readonly && !in_vec(&heap->superseded, slot))
-          problem(c, "slot at %llu holds an old generation of record %llu "
+          problem(c,
+                  "slot at %llu holds an old generation of record %llu "
                   "but is not waiting to be emptied",
                   (unsigned long long)slot, (unsigned long long)r->rec_id);
         continue;
@@ -244,11 +246,12 @@ static void scan_catalog(struct checker *c)
     }
   }
   if (ids.count != heap->by_id.count)
-    problem(c, "the index holds %zu records, the file %zu",
-            heap->by_id.count, ids.count);
+    problem(c, "the index holds %zu records, the file %zu", heap->by_id.count,
+            ids.count);
   if (committed != heap->records_committed ||
       tombstones != heap->records_tombstone)
-    problem(c, "record counts disagree: file %llu committed, %llu "
+    problem(c,
+            "record counts disagree: file %llu committed, %llu "
             "tombstones; counters %llu, %llu",
             (unsigned long long)committed, (unsigned long long)tombstones,
             (unsigned long long)heap->records_committed,
@@ -304,7 +307,7 @@ FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
   struct checker c = {.heap = heap, .report = report, .arg = arg};
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_check: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   if (heap->readonly) {
     /* A reader checks the file as it is now. */
     int rc = fmr_heap_refresh_locked(heap);
@@ -313,9 +316,8 @@ FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
       goto done;
     }
   }
-  const struct fmr_disk_meta *meta =
-      fmr_at(heap, (heap->meta.meta_txn % FMR_META_PAGES) *
-                       FMR_META_PAGE_SIZE);
+  const struct fmr_disk_meta *meta = fmr_at(
+      heap, (heap->meta.meta_txn % FMR_META_PAGES) * FMR_META_PAGE_SIZE);
   if (!heap->readonly && memcmp(meta, &heap->meta, sizeof *meta) != 0)
     problem(&c, "the current meta page differs from the heap's copy");
   if (heap->mode == FMR_MODE_PERSISTENT)
@@ -327,7 +329,7 @@ FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
   if (c.nomem)
     problem(&c, "out of memory: the check is incomplete");
 done:
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   free(c.pieces);
   if (c.problems > 0)
     return fmr_fail(FMR_ECORRUPT, "%llu problem(s) found in %s",

@@ -194,7 +194,8 @@ uint64_t fmr_extents_take(struct fmr_extents *ext, uint64_t len)
   /* Round up to the next bin boundary so that any extent in the bin
      found is large enough (good fit). */
   if (want >= FMR_TLSF_SL) {
-    uint64_t round = (UINT64_C(1) << (log2_floor(want) - FMR_TLSF_SL_BITS)) - 1;
+    uint64_t round =
+        (UINT64_C(1) << (log2_floor(want) - FMR_TLSF_SL_BITS)) - 1;
     if (want + round < want)
       return 0;
     want += round;
@@ -202,8 +203,8 @@ uint64_t fmr_extents_take(struct fmr_extents *ext, uint64_t len)
   bin_of(want, &fl, &sl);
   uint32_t sl_map = ext->sl_bitmap[fl] & (~0u << sl);
   if (sl_map == 0) {
-    uint64_t fl_map = fl + 1 < 64 ? ext->fl_bitmap & (~UINT64_C(0) << (fl + 1))
-                                  : 0;
+    uint64_t fl_map =
+        fl + 1 < 64 ? ext->fl_bitmap & (~UINT64_C(0) << (fl + 1)) : 0;
     if (fl_map == 0)
       return 0;
     fl = __builtin_ctzll(fl_map);

@@ -30,12 +30,12 @@
 #include "fmr-internal.h"
 
 #define DEFAULT_INITIAL_SIZE (UINT64_C(1) << 20)
-#define MIN_INITIAL_SIZE (UINT64_C(64) << 10)
-#define DEFAULT_MAX_SIZE (UINT64_C(1) << 38)
-#define GROWTH_UNIT (UINT64_C(1) << 20)
-#define GROWTH_MIN (UINT64_C(4) << 20)
-#define GROWTH_SMALL (UINT64_C(64) << 10) /* growth unit near a limit */
-#define GROWTH_CAP (UINT64_C(1) << 30)
+#define MIN_INITIAL_SIZE     (UINT64_C(64) << 10)
+#define DEFAULT_MAX_SIZE     (UINT64_C(1) << 38)
+#define GROWTH_UNIT          (UINT64_C(1) << 20)
+#define GROWTH_MIN           (UINT64_C(4) << 20)
+#define GROWTH_SMALL         (UINT64_C(64) << 10) /* growth unit near a limit */
+#define GROWTH_CAP           (UINT64_C(1) << 30)
 
 /* Every open heap of the process, persistent or scratch.  Lock order:
    registry_lock before any heap's lock. */
@@ -52,13 +52,13 @@ static void atfork_prepare(void)
 {
   pthread_mutex_lock(&registry_lock);
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    pthread_mutex_lock(&h->lock);
+    fmr_lock(h);
 }
 
 static void atfork_parent(void)
 {
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    pthread_mutex_unlock(&h->lock);
+    fmr_unlock(h);
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -69,7 +69,7 @@ static void atfork_child(void)
     next = h->registry_next;
     h->forked = true;
     h->registry_next = NULL;
-    pthread_mutex_unlock(&h->lock);
+    fmr_unlock(h);
   }
   registry = NULL;
   pthread_mutex_unlock(&registry_lock);
@@ -80,7 +80,7 @@ static void install_atfork(void)
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-int fmr_heap_writable(struct fmr_heap *heap)
+int fmr_heap_not_writable(struct fmr_heap *heap)
 {
   if (heap->readonly)
     return fmr_fail(FMR_EREADONLY, "heap %s is open read-only", heap->path);
@@ -177,9 +177,9 @@ static int write_meta(struct fmr_heap *heap, bool clean, bool durable)
   memcpy(meta_page(heap, meta.meta_txn), &meta, sizeof meta);
   heap->meta = meta;
   if (durable)
-    return fmr_heap_msync(heap, (meta.meta_txn % FMR_META_PAGES) *
-                                    FMR_META_PAGE_SIZE,
-                          FMR_META_PAGE_SIZE);
+    return fmr_heap_msync(
+        heap, (meta.meta_txn % FMR_META_PAGES) * FMR_META_PAGE_SIZE,
+        FMR_META_PAGE_SIZE);
   return FMR_OK;
 }
 
@@ -250,10 +250,10 @@ static int choose_meta(const char *path, const unsigned char *pages,
 static int check_features(const char *path, const struct fmr_disk_meta *meta,
                           bool writer)
 {
-  uint64_t incompat = meta->meta_features_incompat &
-                      ~(uint64_t)FMR_FEATURES_INCOMPAT_KNOWN;
-  uint64_t ro = meta->meta_features_ro_compat &
-                ~(uint64_t)FMR_FEATURES_RO_COMPAT_KNOWN;
+  uint64_t incompat =
+      meta->meta_features_incompat & ~(uint64_t)FMR_FEATURES_INCOMPAT_KNOWN;
+  uint64_t ro =
+      meta->meta_features_ro_compat & ~(uint64_t)FMR_FEATURES_RO_COMPAT_KNOWN;
   if (incompat != 0)
     return fmr_fail(FMR_EFEATURE,
                     "%s uses unknown incompatible features 0x%llx", path,
@@ -278,6 +278,17 @@ static int reserve_and_map(struct fmr_heap *heap, uint64_t reserve,
                     (unsigned long long)reserve);
   void *base = mmap(NULL, (size_t)reserve, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  /* The default maximum is only a wish: where the address space is
+     limited (ulimit -v, valgrind) settle for less, down to 64 MiB or the
+     file's size. */
+  uint64_t floor = round_up(
+      size > (UINT64_C(64) << 20) ? size : (UINT64_C(64) << 20), GROWTH_UNIT);
+  while (base == MAP_FAILED && errno == ENOMEM && heap->default_max &&
+         reserve / 2 >= floor) {
+    reserve = round_up(reserve / 2, GROWTH_UNIT);
+    base = mmap(NULL, (size_t)reserve, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
   if (base == MAP_FAILED)
     return fmr_fail_errno(FMR_ENOMEM, errno,
                           "cannot reserve %llu bytes of address space for "
@@ -299,8 +310,8 @@ static int map_more(struct fmr_heap *heap, uint64_t new_size)
   if (new_size <= heap->mapped)
     return FMR_OK;
   if (mmap(heap->base + heap->mapped, (size_t)(new_size - heap->mapped), prot,
-           MAP_SHARED | MAP_FIXED, heap->fd, (off_t)heap->mapped) ==
-      MAP_FAILED)
+           MAP_SHARED | MAP_FIXED, heap->fd,
+           (off_t)heap->mapped) == MAP_FAILED)
     return fmr_fail_errno(errno_code(errno), errno, "cannot map more of %s",
                           heap->path);
   heap->mapped = new_size;
@@ -315,9 +326,8 @@ static int reserve_disk(struct fmr_heap *heap, uint64_t from, uint64_t to)
   if (err == 0)
     return FMR_OK;
   return fmr_fail_errno(errno_code(err), err,
-                        "cannot extend %s from %llu to %llu bytes",
-                        heap->path, (unsigned long long)from,
-                        (unsigned long long)to);
+                        "cannot extend %s from %llu to %llu bytes", heap->path,
+                        (unsigned long long)from, (unsigned long long)to);
 }
 
 int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
@@ -383,7 +393,8 @@ int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
 /* ------------------------------------------------------------------ */
 /* Creating, opening, closing                                           */
 
-static struct fmr_heap *heap_new(const char *path, int mode, bool readonly)
+static struct fmr_heap *heap_new(const char *path, int mode, bool readonly,
+                                 bool default_max)
 {
   struct fmr_heap *heap = calloc(1, sizeof *heap);
   if (heap == NULL)
@@ -396,9 +407,10 @@ static struct fmr_heap *heap_new(const char *path, int mode, bool readonly)
   heap->fd = -1;
   heap->mode = mode;
   heap->readonly = readonly;
+  heap->default_max = default_max;
   heap->refcount = 1;
   heap->next_id = 1;
-  pthread_mutex_init(&heap->lock, NULL);
+  atomic_init(&heap->lock, 0);
   fmr_extents_init(&heap->extents);
   fmr_map_init(&heap->blocks);
   fmr_map_init(&heap->by_id);
@@ -419,7 +431,6 @@ static void heap_destroy(struct fmr_heap *heap)
     fmr_vec_destroy(&heap->small_cache[c]);
   fmr_vec_destroy(&heap->pending);
   fmr_catalog_reset(heap);
-  pthread_mutex_destroy(&heap->lock);
   free(heap->path);
   free(heap);
 }
@@ -506,8 +517,10 @@ static int open_existing(struct fmr_heap *heap, uint64_t file_size,
     return rc;
   uint64_t recorded = heap->meta.meta_file_size;
   if (recorded < FMR_HEAP_START || recorded % FMR_GRANULE != 0)
-    return fmr_fail(FMR_ECORRUPT, "%s records an impossible size of %llu "
-                    "bytes", heap->path, (unsigned long long)recorded);
+    return fmr_fail(FMR_ECORRUPT,
+                    "%s records an impossible size of %llu "
+                    "bytes",
+                    heap->path, (unsigned long long)recorded);
   if (file_size < recorded)
     return fmr_fail(FMR_ETRUNCATED,
                     "%s is %llu bytes but its meta page records %llu: it "
@@ -557,8 +570,8 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
       r = (uint64_t)time(NULL) * 2654435761u + (uint64_t)attempt;
     snprintf(tmp, len + 32, "%s.tmp-%016llx", heap->path,
              (unsigned long long)r);
-    heap->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                    (mode_t)o->file_mode);
+    heap->fd =
+        open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)o->file_mode);
     if (heap->fd >= 0)
       break;
     if (errno != EEXIST || attempt > 16) {
@@ -583,8 +596,8 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
   /* link() never replaces an existing file; where hard links are not
      supported, rename without replacing does the same. */
   int linked = link(tmp, heap->path);
-  if (linked != 0 && (errno == EPERM || errno == EOPNOTSUPP ||
-                      errno == EMLINK))
+  if (linked != 0 &&
+      (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK))
     linked = renameat2(AT_FDCWD, tmp, AT_FDCWD, heap->path, RENAME_NOREPLACE);
   if (linked != 0) {
     int err = errno;
@@ -614,20 +627,21 @@ static int open_scratch(const char *path, const fmr_options *o,
     dir = strdup(path);
   } else {
     const char *slash = strrchr(path, '/');
-    dir = slash == NULL ? strdup(".")
-                        : strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    dir = slash == NULL
+              ? strdup(".")
+              : strndup(path, slash == path ? 1 : (size_t)(slash - path));
   }
   if (dir == NULL)
     return fmr_fail(FMR_ENOMEM, "out of memory");
-  struct fmr_heap *heap = heap_new(path, FMR_MODE_SCRATCH, false);
+  struct fmr_heap *heap =
+      heap_new(path, FMR_MODE_SCRATCH, false, o->max_size == 0);
   if (heap == NULL) {
     free(dir);
     return fmr_fail(FMR_ENOMEM, "out of memory");
   }
   /* A file with no name: nothing is left behind, even after kill -9. */
   heap->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (heap->fd < 0 && errno != ENOENT && errno != EACCES &&
-      errno != ENOTDIR) {
+  if (heap->fd < 0 && errno != ENOENT && errno != EACCES && errno != ENOTDIR) {
     /* No O_TMPFILE on this filesystem: make a file and unlink it at once. */
     size_t n = strlen(dir) + 32;
     char *tmp = malloc(n);
@@ -680,22 +694,22 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
     return fmr_fail(FMR_EINVAL, "fmr_open: a path and heap_out are required");
   fmr_options_init(&o);
   if (options != NULL) {
-    if (options->struct_size < offsetof(fmr_options, file_mode) +
-                                   sizeof options->file_mode ||
+    if (options->struct_size <
+            offsetof(fmr_options, file_mode) + sizeof options->file_mode ||
         options->struct_size > sizeof o)
       return fmr_fail(FMR_EINVAL, "fmr_open: options were not initialized "
-                      "with fmr_options_init()");
+                                  "with fmr_options_init()");
     memcpy(&o, options, options->struct_size);
   }
   if (o.mode != FMR_MODE_PERSISTENT && o.mode != FMR_MODE_SCRATCH)
     return fmr_fail(FMR_EINVAL, "fmr_open: unknown mode %d", o.mode);
-  if (o.flags & ~(unsigned)(FMR_OPEN_CREATE | FMR_OPEN_READONLY |
-                            FMR_OPEN_RECOVER))
+  if (o.flags &
+      ~(unsigned)(FMR_OPEN_CREATE | FMR_OPEN_READONLY | FMR_OPEN_RECOVER))
     return fmr_fail(FMR_EINVAL, "fmr_open: unknown flags 0x%x", o.flags);
   bool readonly = (o.flags & FMR_OPEN_READONLY) != 0;
   if (o.mode == FMR_MODE_SCRATCH && readonly)
     return fmr_fail(FMR_EINVAL, "fmr_open: a scratch heap cannot be "
-                    "read-only");
+                                "read-only");
 
   uint64_t initial = o.initial_size ? o.initial_size : DEFAULT_INITIAL_SIZE;
   if (initial < MIN_INITIAL_SIZE)
@@ -745,11 +759,13 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
       goto out;
     } else if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
-      rc = fmr_fail(FMR_ENOENT, "%s does not exist; pass FMR_OPEN_CREATE to "
-                    "create it", path);
+      rc = fmr_fail(FMR_ENOENT,
+                    "%s does not exist; pass FMR_OPEN_CREATE to "
+                    "create it",
+                    path);
       goto out;
     } else {
-      heap = heap_new(path, FMR_MODE_PERSISTENT, false);
+      heap = heap_new(path, FMR_MODE_PERSISTENT, false, o.max_size == 0);
       if (heap == NULL) {
         rc = fmr_fail(FMR_ENOMEM, "out of memory");
         goto out;
@@ -770,7 +786,7 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       goto opened;
     }
 
-    heap = heap_new(path, FMR_MODE_PERSISTENT, readonly);
+    heap = heap_new(path, FMR_MODE_PERSISTENT, readonly, o.max_size == 0);
     if (heap == NULL) {
       rc = fmr_fail(FMR_ENOMEM, "out of memory");
       goto out;
@@ -804,8 +820,10 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
     }
     if (st.st_size == 0) {
       if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
-        rc = fmr_fail(FMR_EEMPTY, "%s is empty, not a heap file; open it "
-                      "with FMR_OPEN_CREATE to make a heap in it", path);
+        rc = fmr_fail(FMR_EEMPTY,
+                      "%s is empty, not a heap file; open it "
+                      "with FMR_OPEN_CREATE to make a heap in it",
+                      path);
         goto out;
       }
       /* An empty file holds nothing to lose: make a heap in it. */
@@ -862,9 +880,9 @@ FMR_EXPORT int fmr_sync(fmr_heap *heap)
 {
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_sync: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = sync_locked(heap);
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -878,8 +896,7 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
     pthread_mutex_unlock(&registry_lock);
     return FMR_OK;
   }
-  for (struct fmr_heap **p = &registry; *p != NULL;
-       p = &(*p)->registry_next) {
+  for (struct fmr_heap **p = &registry; *p != NULL; p = &(*p)->registry_next) {
     if (*p == heap) {
       *p = heap->registry_next;
       break;
@@ -887,14 +904,14 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
   }
   pthread_mutex_unlock(&registry_lock);
 
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   if (!heap->readonly && !heap->forked && heap->mode == FMR_MODE_PERSISTENT) {
     /* Everything is on disk before the file is marked clean. */
     rc = sync_locked(heap);
     if (rc == FMR_OK)
       rc = write_meta(heap, true, true);
   }
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   heap_destroy(heap);
   return rc;
 }
@@ -927,8 +944,10 @@ int fmr_heap_refresh_locked(struct fmr_heap *heap)
     goto out;
   }
   if (meta.meta_file_size > heap->reserved) {
-    rc = fmr_fail(FMR_EFULL, "%s grew past the address space this reader "
-                  "reserved; reopen it", heap->path);
+    rc = fmr_fail(FMR_EFULL,
+                  "%s grew past the address space this reader "
+                  "reserved; reopen it",
+                  heap->path);
     goto out;
   }
   rc = map_more(heap, meta.meta_file_size);
@@ -946,9 +965,9 @@ FMR_EXPORT int fmr_refresh(fmr_heap *heap)
 {
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_refresh: heap is required");
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   int rc = fmr_heap_refresh_locked(heap);
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return rc;
 }
 
@@ -957,7 +976,7 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
   if (heap == NULL || s == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_stat: heap and stats are required");
   memset(s, 0, sizeof *s);
-  pthread_mutex_lock(&heap->lock);
+  fmr_lock(heap);
   s->format_version = heap->meta.meta_version;
   s->mode = heap->mode;
   s->readonly = heap->readonly;
@@ -970,8 +989,7 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
     s->used_bytes = heap->used_bytes;
     s->free_bytes = (heap->extents.free_granules << FMR_GRANULE_SHIFT) +
                     heap->cached_bytes + heap->pending_bytes;
-    s->largest_free = fmr_extents_largest(&heap->extents)
-                      << FMR_GRANULE_SHIFT;
+    s->largest_free = fmr_extents_largest(&heap->extents) << FMR_GRANULE_SHIFT;
     s->free_extents = heap->extents.count;
     uint64_t cached = 0;
     for (size_t c = 0; c < FMR_SMALL_CLASSES; c++)
@@ -993,7 +1011,7 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
   s->catalog_slots = heap->catalog_slots;
   s->pending_free_bytes = heap->pending_bytes;
   s->refcount = heap->refcount;
-  pthread_mutex_unlock(&heap->lock);
+  fmr_unlock(heap);
   return FMR_OK;
 }
 

@@ -45,7 +45,8 @@ uint64_t *fmr_map_get(const struct fmr_map *map, uint64_t key)
 {
   if (map->entries == NULL)
     return NULL;
-  for (size_t i = home(map, key, map->shift, map->mask);; i = (i + 1) & map->mask) {
+  for (size_t i = home(map, key, map->shift, map->mask);;
+       i = (i + 1) & map->mask) {
     struct fmr_map_entry *e = &map->entries[i];
     if (e->key == key)
       return &e->value;
