@@ -44,4 +44,7 @@ then
 fi
 grep -E '^Status:' check.log
 grep -E 'NOTE' check.log || true
+# testthat's summary, for the caller to count.
+grep -h -E '\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' \
+  Rfmalloc.Rcheck/tests/testthat.Rout 2>/dev/null | tail -1 || true
 echo "ci-test: passed"
