@@ -22,6 +22,13 @@ static void open_heap(void)
   free(path);
 }
 
+static void close_heap(void)
+{
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(heap_dir);
+  heap_dir = NULL;
+}
+
 /* Allocate SIZE bytes filled with pattern SEED and commit them. */
 static uint64_t commit_block(size_t size, uint64_t seed, uint32_t type,
                              const char *name, void **payload_out)
@@ -100,7 +107,7 @@ START_TEST(test_commit_get_find)
   ck_assert_fmr_ok(fmr_record_get(heap, id3, &rec));
   ck_assert_str_eq(rec.name, "");
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -122,7 +129,7 @@ START_TEST(test_commit_null_payload)
   ck_assert_mem_eq(rec.meta, meta, sizeof meta);
   ck_assert_fmr_ok(fmr_record_free(heap, id));
   ck_assert_fmr(fmr_record_get(heap, id, &rec), FMR_ENOTFOUND);
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -175,7 +182,7 @@ START_TEST(test_commit_errors)
   ck_assert(tu_verify(p, 100, 5));
   ck_assert_uint_ge(fmr_usable_size(heap, p), 100);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -206,7 +213,7 @@ START_TEST(test_ids_increase)
     ck_assert_uint_eq(rec.id, ids[i]);
     ck_assert(tu_verify(rec.payload, 64 + (size_t)i * 10, (uint64_t)i));
   }
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -248,7 +255,7 @@ START_TEST(test_names)
   ck_assert_uint_eq(rec.id, id4);
   ck_assert_fmr_ok(fmr_record_find(heap, "dup", &rec));
   ck_assert_uint_eq(rec.id, id);
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -309,7 +316,7 @@ START_TEST(test_update)
   ck_assert_uint_eq(last.generation, after.generation);
   ck_assert_uint_eq(last.type, 10);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -367,7 +374,7 @@ START_TEST(test_rename)
   ck_assert_fmr_ok(fmr_record_rename(heap, id, ""));
   ck_assert_fmr(fmr_record_find(heap, "again", &rec), FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -472,7 +479,7 @@ START_TEST(test_tombstone_reclaim)
   ck_assert_fmr_ok(fmr_reclaim(heap, NULL));
   ck_assert_fmr(fmr_record_tombstone(heap, id), FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -509,7 +516,7 @@ START_TEST(test_record_free)
   ck_assert_fmr(fmr_record_get(heap, id2, &rec), FMR_ENOTFOUND);
   ck_assert_uint_eq(tu_stat(heap).records_tombstone, 0);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -568,7 +575,7 @@ START_TEST(test_foreach)
   ck_assert_int_eq(seen.count, 0);
   ck_assert_fmr(fmr_record_foreach(heap, NULL, NULL), FMR_EINVAL);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -599,7 +606,7 @@ START_TEST(test_foreach_reentrant)
     snprintf(name, sizeof name, "inner%llu", (unsigned long long)ids[i]);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
   }
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -617,7 +624,7 @@ START_TEST(test_commit_sync_flag)
   ck_assert_fmr_ok(fmr_record_find(heap, "synced", &rec));
   ck_assert_uint_eq(rec.id, id);
   ck_assert(tu_verify(rec.payload, 128, 51));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
 }
 END_TEST
 
@@ -635,7 +642,7 @@ START_TEST(test_scratch_refuses_catalog)
                 FMR_ESCRATCH);
   /* Still an ordinary block. */
   ck_assert_fmr_ok(fmr_free(heap, p));
-  ck_assert_fmr_ok(fmr_close(heap));
+  close_heap();
   free(dir);
 }
 END_TEST

@@ -143,7 +143,14 @@ END_TEST
 
 static int write_to_readonly(void *arg)
 {
-  /* Runs in a child: a store into a read-only payload must fault. */
+  /* Runs in a child: a store into a read-only payload must fault.  The
+     default action, so that a sanitizer's handler does not turn the
+     fault into an exit status. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGSEGV, &dfl, NULL);
+  sigaction(SIGBUS, &dfl, NULL);
   volatile unsigned char *p = arg;
   p[0] = (unsigned char)(p[0] + 1);
   return 0;
@@ -275,6 +282,11 @@ static int writer_main(const char *mode, const char *dir)
   CHILD_CHECK_RC(fmr_record_free(heap, rec.id), 0);
   CHILD_CHECK_RC(fmr_close(heap), 0);
   CHILD_CHECK(tu_write_all(up, "2", 1) == 0);
+  close(up);
+  close(down);
+  free(path);
+  free(upname);
+  free(downname);
   return 0;
 }
 
