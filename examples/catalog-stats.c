@@ -11,12 +11,11 @@
    fmr_record_foreach.  Exit status 0 on success, 1 on failure, 2 on a
    usage error.  */
 
-#include <config.h>
 
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "fmalloc-r.h"
+#include <fmalloc-r.h>
 
 static int fail(const char *what, int code)
 {

@@ -12,13 +12,12 @@
    and prints "found" with the first values and the sum.  Exit status 0 on
    success, 1 on failure, 2 on a usage error.  */
 
-#include <config.h>
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "fmalloc-r.h"
+#include <fmalloc-r.h>
 
 #define ARRAY_NAME  "halves"
 #define ARRAY_COUNT 1000000u
