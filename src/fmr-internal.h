@@ -365,4 +365,60 @@ uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset);
    durable). */
 void fmr_catalog_release_superseded(struct fmr_heap *heap);
 
+/* ------------------------------------------------------------------ */
+/* Fault injection (test builds only)                                   */
+
+/* tests/test_faults compiles the library's sources with
+   FMR_FAULT_INJECTION: every system call that can fail and every memory
+   allocation then goes through tests/fault.c, which can make the Nth
+   call of a kind fail with a realistic errno.  The library as shipped has
+   none of this. */
+enum fmr_fault_kind {
+  FMR_FAULT_MALLOC, /* malloc, calloc, realloc, strdup, strndup */
+  FMR_FAULT_OPEN,   /* open, mkostemp */
+  FMR_FAULT_MMAP,
+  FMR_FAULT_FALLOCATE,
+  FMR_FAULT_MSYNC,
+  FMR_FAULT_FSYNC, /* fsync, fdatasync */
+  FMR_FAULT_PREAD,
+  FMR_FAULT_LINK, /* link, renameat2 */
+  FMR_FAULT_KINDS
+};
+
+#if defined(FMR_FAULT_INJECTION) && !defined(FMR_FAULT_NO_MACROS)
+#include <stdarg.h>
+void *fmr_fault_malloc(size_t size);
+void *fmr_fault_calloc(size_t nmemb, size_t size);
+void *fmr_fault_realloc(void *ptr, size_t size);
+char *fmr_fault_strdup(const char *s);
+char *fmr_fault_strndup(const char *s, size_t n);
+int fmr_fault_open(const char *path, int flags, ...);
+int fmr_fault_mkostemp(char *template, int flags);
+void *fmr_fault_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                     off_t offset);
+int fmr_fault_posix_fallocate(int fd, off_t offset, off_t len);
+int fmr_fault_msync(void *addr, size_t len, int flags);
+int fmr_fault_fsync(int fd);
+int fmr_fault_fdatasync(int fd);
+ssize_t fmr_fault_pread(int fd, void *buf, size_t count, off_t offset);
+int fmr_fault_link(const char *from, const char *to);
+int fmr_fault_renameat2(int olddirfd, const char *oldpath, int newdirfd,
+                        const char *newpath, unsigned int flags);
+#define malloc          fmr_fault_malloc
+#define calloc          fmr_fault_calloc
+#define realloc         fmr_fault_realloc
+#define strdup          fmr_fault_strdup
+#define strndup         fmr_fault_strndup
+#define open            fmr_fault_open
+#define mkostemp        fmr_fault_mkostemp
+#define mmap            fmr_fault_mmap
+#define posix_fallocate fmr_fault_posix_fallocate
+#define msync           fmr_fault_msync
+#define fsync           fmr_fault_fsync
+#define fdatasync       fmr_fault_fdatasync
+#define pread           fmr_fault_pread
+#define link            fmr_fault_link
+#define renameat2       fmr_fault_renameat2
+#endif
+
 #endif /* FMR_INTERNAL_H */

@@ -1,0 +1,17 @@
+/* fault.h: the fault injector of test_faults (fault.c).
+
+   Copyright (C) 2026 The libfmalloc-r authors.
+   This file is part of libfmalloc-r, free software under the GNU Lesser
+   General Public License, version 2.1 or (at your option) any later version.
+ */
+
+#ifndef FMR_TEST_FAULT_H
+#define FMR_TEST_FAULT_H
+
+/* Make the Nth following call of KIND (enum fmr_fault_kind) fail. */
+void fault_arm(int kind, long n);
+void fault_disarm(void);
+/* Did the armed call fail since fault_arm? */
+int fault_hit(void);
+
+#endif
