@@ -238,10 +238,20 @@ static int add_segment(struct fmr_heap *heap, uint64_t slots)
   seg->seg_self = offset;
   seg->seg_slots = slots;
   seg->seg_checksum = fmr_segment_checksum(seg);
-  /* The segment is complete before the chain points to it. */
+  /* The segment is complete before the chain points to it, in memory
+     and on disk: a record committed with FMR_COMMIT_SYNC into the new
+     segment flushes only its own slot, so the segment and the link to it
+     must already be durable.  Segments are few (each doubles), so the two
+     flushes cost little. */
   if (heap->catalog_tail != 0) {
     struct fmr_disk_segment *tail = fmr_at(heap, heap->catalog_tail);
+    rc = fmr_heap_msync(heap, offset, bytes);
+    if (rc != FMR_OK) {
+      fmr_block_release(heap, offset, bytes, false);
+      return rc;
+    }
     __atomic_store_n(&tail->seg_next, offset, __ATOMIC_RELEASE);
+    fmr_heap_msync(heap, heap->catalog_tail, SEGMENT_HEADER);
   } else {
     heap->meta.meta_catalog_head = offset;
   }

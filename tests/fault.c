@@ -26,6 +26,12 @@
 static int armed_kind = -1;
 static long countdown;
 static int hit;
+static fault_sync_hook sync_hook;
+
+void fault_set_sync_hook(fault_sync_hook hook)
+{
+  sync_hook = hook;
+}
 
 void fault_arm(int kind, long n)
 {
@@ -149,7 +155,10 @@ int fmr_fault_msync(void *addr, size_t len, int flags)
     errno = EIO;
     return -1;
   }
-  return msync(addr, len, flags);
+  int rc = msync(addr, len, flags);
+  if (rc == 0 && sync_hook != NULL)
+    sync_hook(FMR_FAULT_MSYNC, addr, len, -1);
+  return rc;
 }
 
 int fmr_fault_fsync(int fd)
@@ -158,7 +167,10 @@ int fmr_fault_fsync(int fd)
     errno = EIO;
     return -1;
   }
-  return fsync(fd);
+  int rc = fsync(fd);
+  if (rc == 0 && sync_hook != NULL)
+    sync_hook(FMR_FAULT_FSYNC, NULL, 0, fd);
+  return rc;
 }
 
 int fmr_fault_fdatasync(int fd)
@@ -167,7 +179,10 @@ int fmr_fault_fdatasync(int fd)
     errno = EIO;
     return -1;
   }
-  return fdatasync(fd);
+  int rc = fdatasync(fd);
+  if (rc == 0 && sync_hook != NULL)
+    sync_hook(FMR_FAULT_FSYNC, NULL, 0, fd);
+  return rc;
 }
 
 ssize_t fmr_fault_pread(int fd, void *buf, size_t count, off_t offset)

@@ -8,10 +8,17 @@
 #ifndef FMR_TEST_FAULT_H
 #define FMR_TEST_FAULT_H
 
+#include <stddef.h>
+
 /* Make the Nth following call of KIND (enum fmr_fault_kind) fail. */
 void fault_arm(int kind, long n);
 void fault_disarm(void);
 /* Did the armed call fail since fault_arm? */
 int fault_hit(void);
+
+/* Called after every successful msync (ADDR, LEN) or fsync/fdatasync
+   (FD) of the library: its durability points. */
+typedef void (*fault_sync_hook)(int kind, void *addr, size_t len, int fd);
+void fault_set_sync_hook(fault_sync_hook hook);
 
 #endif
