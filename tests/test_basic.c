@@ -155,6 +155,17 @@ START_TEST(test_open_file_mode)
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert_uint_eq(st.st_mode & 0777, 0640);
   ck_assert_fmr_ok(fmr_close(heap));
+
+  /* The default 0666 goes through the umask, as open(2) does. */
+  char *path2 = tu_path(dir, "umask.fmr");
+  options.file_mode = 0666;
+  old = umask(027);
+  ck_assert_fmr_ok(fmr_open(path2, &options, &heap));
+  umask(old);
+  ck_assert_int_eq(stat(path2, &st), 0);
+  ck_assert_uint_eq(st.st_mode & 0777, 0640);
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path2);
   free(path);
   free(dir);
 }
