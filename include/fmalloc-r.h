@@ -283,6 +283,17 @@ FMR_EXPORT int fmr_reclaim(fmr_heap *heap, uint64_t *count_out);
    before its turn is skipped. */
 FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
                                   void *arg);
+/* Rewrite the heap file PATH without its free space and tombstones, so
+   that it shrinks.  Every committed record keeps its id, generation, name,
+   type, length, metadata and payload bytes, and the file keeps its uuid,
+   so references to records stay valid.  The new file is written beside the
+   old one (PATH.compact-*) and renamed over it, so a crash leaves the old
+   file or the new one at PATH, whole.  PATH must not be open in this
+   process (FMR_EBUSY); a writer elsewhere gives FMR_ELOCKED; readers keep
+   the old file.  *BEFORE_OUT and *AFTER_OUT (may be NULL) get the file
+   sizes.  Errors: those of fmr_open, FMR_ENOSPC, FMR_EIO, FMR_ENOMEM. */
+FMR_EXPORT int fmr_compact(const char *path, uint64_t *before_out,
+                           uint64_t *after_out);
 /* The 16-byte identity of the file, fixed at creation. */
 FMR_EXPORT int fmr_uuid(const fmr_heap *heap, uint8_t uuid_out[FMR_UUID_SIZE]);
 

@@ -757,6 +757,40 @@ out:
   return rc;
 }
 
+int fmr_catalog_copy_record(struct fmr_heap *dst, const struct fmr_heap *src,
+                            uint64_t slot)
+{
+  const struct fmr_disk_record *r = slot_at(src, slot);
+  uint64_t payload = 0, new_slot;
+  int rc;
+  if (r->rec_payload_offset != 0) {
+    rc = fmr_block_alloc(dst, r->rec_payload_bytes, false, &payload);
+    if (rc != FMR_OK)
+      return rc;
+    memcpy(fmr_at(dst, payload), fmr_at(src, r->rec_payload_offset),
+           (size_t)r->rec_payload_bytes);
+  }
+  struct fmr_disk_record template = *r;
+  template.rec_payload_offset = payload;
+  const char *aux = record_name(src, r);
+  rc = write_record(dst, &template, FMR_SLOT_COMMITTED, aux, r->rec_name_len,
+                    r->rec_meta_len ? aux + r->rec_name_len : NULL,
+                    r->rec_meta_len, 0, &new_slot);
+  if (rc != FMR_OK) {
+    if (payload != 0)
+      fmr_block_release(dst, payload, r->rec_payload_bytes, false);
+    return rc;
+  }
+  fmr_map_put(&dst->by_id, r->rec_id, new_slot); /* room reserved */
+  if (r->rec_name_len > 0)
+    name_insert(dst, aux, r->rec_name_len, new_slot);
+  dst->records_committed++;
+  dst->record_bytes += r->rec_payload_bytes;
+  if (r->rec_id >= dst->next_id)
+    dst->next_id = r->rec_id + 1;
+  return FMR_OK;
+}
+
 static void fill_record(const struct fmr_heap *heap, uint64_t slot,
                         fmr_record *out)
 {

@@ -328,6 +328,16 @@ int fmr_heap_msync(struct fmr_heap *heap, uint64_t offset, uint64_t len);
    the catalog.  Caller holds heap->lock. */
 int fmr_heap_refresh_locked(struct fmr_heap *heap);
 
+/* A heap file made for fmr_compact(): created at PATH (which must not
+   exist) with the writer lock, INITIAL bytes and the given uuid, and not
+   in the process registry.  Finish makes it durable and clean; discard
+   unmaps and closes it (the caller removes the file if it must go). */
+int fmr_heap_create_private(const char *path, unsigned file_mode,
+                            uint64_t initial, const uint8_t *uuid,
+                            struct fmr_heap **heap_out);
+int fmr_heap_finish_private(struct fmr_heap *heap);
+void fmr_heap_discard_private(struct fmr_heap *heap);
+
 /* alloc.c: callers hold heap->lock. */
 /* Allocate; TRACKED blocks are the caller's and go in heap->blocks. */
 int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
@@ -361,6 +371,10 @@ uint64_t fmr_name_hash(const char *name, size_t len);
 /* Bytes of the committed or tombstoned record payload at OFFSET, or 0.
    Linear in the number of records: for error paths only. */
 uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset);
+/* Copy the committed record in SRC's slot SLOT into DST with the same id,
+   generation, type, length, name, metadata and payload bytes. */
+int fmr_catalog_copy_record(struct fmr_heap *dst, const struct fmr_heap *src,
+                            uint64_t slot);
 /* Empty the superseded slots (after a sync made their successors
    durable). */
 void fmr_catalog_release_superseded(struct fmr_heap *heap);

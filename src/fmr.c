@@ -516,6 +516,23 @@ static int cmd_reclaim(const struct args *args)
 
 static int cmd_help(const struct args *args);
 
+static int cmd_compact(const struct args *args)
+{
+  const char *file = args->values[0];
+  uint64_t before = 0, after = 0;
+  int rc = fmr_compact(file, &before, &after);
+  if (rc != FMR_OK) {
+    report_error(file, "compaction failed", rc);
+    /* An open error leaves the file as it was: a usage-class failure. */
+    return rc == FMR_ENOSPC || rc == FMR_EIO || rc == FMR_ENOMEM
+               ? EXIT_FAILED
+               : EXIT_USAGE;
+  }
+  printf("compacted %s: %" PRIu64 " -> %" PRIu64 " bytes\n", file, before,
+         after);
+  return EXIT_OK;
+}
+
 static const struct command commands[] = {
     {"info", cmd_info, 0, 1, 1, "FILE", "print heap statistics",
      "Open FILE read-only and print its format version, uuid, sizes, free\n"
@@ -557,6 +574,13 @@ static const struct command commands[] = {
     {"reclaim", cmd_reclaim, 0, 1, 1, "FILE", "free every tombstone",
      "Open FILE read-write, free every tombstone record and its payload, and\n"
      "print how many were freed.\n"},
+    {"compact", cmd_compact, 0, 1, 1, "FILE",
+     "rewrite a heap file without free space and tombstones",
+     "Rewrite FILE without its free space and tombstones, so that it\n"
+     "shrinks.  Every committed record keeps its id, generation, name and\n"
+     "bytes, and the file keeps its uuid.  The new file is written beside\n"
+     "FILE and renamed over it: a crash leaves the old file or the new one,\n"
+     "whole.  FILE must not be open for writing elsewhere.\n"},
     {"help", cmd_help, 0, 0, 1, "[COMMAND]", "show help for a command",
      "Print the list of commands, or the help of COMMAND.\n"},
 };

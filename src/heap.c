@@ -461,7 +461,8 @@ static void make_uuid(uint8_t uuid[FMR_UUID_SIZE])
 
 /* Lay out a new heap in the empty file heap->fd: reserve INITIAL bytes,
    map, write both meta pages and (persistent) the first catalog segment. */
-static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max)
+static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max,
+                      const uint8_t *uuid)
 {
   int rc;
   heap->file_size = initial;
@@ -483,7 +484,10 @@ static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max)
   meta->meta_byte_order = FMR_BYTE_ORDER_MARK;
   meta->meta_page_size = FMR_META_PAGE_SIZE;
   meta->meta_granule = FMR_GRANULE;
-  make_uuid(meta->meta_uuid);
+  if (uuid != NULL)
+    memcpy(meta->meta_uuid, uuid, FMR_UUID_SIZE);
+  else
+    make_uuid(meta->meta_uuid);
   meta->meta_create_time = (uint64_t)time(NULL);
   if (heap->mode == FMR_MODE_PERSISTENT) {
     rc = fmr_catalog_create(heap);
@@ -585,7 +589,7 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
     rc = fmr_fail_errno(FMR_EIO, errno, "cannot lock %s", tmp);
     goto fail;
   }
-  rc = format_new(heap, initial, max);
+  rc = format_new(heap, initial, max, NULL);
   if (rc != FMR_OK)
     goto fail;
   if (msync(heap->base, (size_t)heap->file_size, MS_SYNC) != 0 ||
@@ -661,7 +665,7 @@ static int open_scratch(const char *path, const fmr_options *o,
     return rc;
   }
   free(dir);
-  rc = format_new(heap, initial, max);
+  rc = format_new(heap, initial, max, NULL);
   if (rc != FMR_OK) {
     heap_destroy(heap);
     return rc;
@@ -827,7 +831,7 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
         goto out;
       }
       /* An empty file holds nothing to lose: make a heap in it. */
-      rc = format_new(heap, initial, max);
+      rc = format_new(heap, initial, max, NULL);
       if (rc != FMR_OK)
         goto out;
       if (fstat(heap->fd, &st) != 0) {
@@ -874,6 +878,54 @@ static int sync_locked(struct fmr_heap *heap)
                           heap->path);
   fmr_heap_synced(heap);
   return FMR_OK;
+}
+
+int fmr_heap_create_private(const char *path, unsigned file_mode,
+                            uint64_t initial, const uint8_t *uuid,
+                            struct fmr_heap **heap_out)
+{
+  struct fmr_heap *heap = heap_new(path, FMR_MODE_PERSISTENT, false, false);
+  int rc;
+  if (heap == NULL)
+    return fmr_fail(FMR_ENOMEM, "out of memory");
+  heap->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                  (mode_t)file_mode);
+  if (heap->fd < 0) {
+    rc = fmr_fail_errno(errno_code(errno), errno, "cannot create %s", path);
+    heap_destroy(heap);
+    return rc;
+  }
+  if (flock(heap->fd, LOCK_EX | LOCK_NB) != 0) {
+    rc = fmr_fail_errno(FMR_EIO, errno, "cannot lock %s", path);
+    goto fail;
+  }
+  initial = round_up(initial < MIN_INITIAL_SIZE ? MIN_INITIAL_SIZE : initial,
+                     page_size());
+  rc = format_new(heap, initial, round_up(initial, GROWTH_UNIT) + GROWTH_CAP,
+                  uuid);
+  if (rc != FMR_OK)
+    goto fail;
+  *heap_out = heap;
+  return FMR_OK;
+fail:
+  unlink(path);
+  heap_destroy(heap);
+  return rc;
+}
+
+int fmr_heap_finish_private(struct fmr_heap *heap)
+{
+  int rc = sync_locked(heap);
+  if (rc == FMR_OK)
+    rc = write_meta(heap, true, true);
+  if (rc == FMR_OK && fsync(heap->fd) != 0)
+    rc = fmr_fail_errno(FMR_EIO, errno, "fsync of %s failed", heap->path);
+  return rc;
+}
+
+void fmr_heap_discard_private(struct fmr_heap *heap)
+{
+  heap_destroy(heap);
 }
 
 FMR_EXPORT int fmr_sync(fmr_heap *heap)
