@@ -59,8 +59,11 @@
 #' mutable, so R copies them (into ordinary memory) before any change.
 #'
 #' @section Lists:
-#' R 4.2 has no ALTLIST; lists are `"fmalloc_list"` objects, ordinary R
-#' lists of fmalloc vectors (see [create_fmalloc_list()]).
+#' Lists of fmalloc vectors are `"fmalloc_list"` objects (see
+#' [create_fmalloc_list()]): ALTLIST objects on R >= 4.3; on R 4.2, which
+#' has no ALTLIST, ordinary R lists with their ids vector in an attribute.
+#' Both store the same records, so a list saved by one R is loaded by the
+#' other.
 #'
 #' @section Character vectors:
 #' A character vector is one heap block: a header, a table of byte

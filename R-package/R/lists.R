@@ -1,19 +1,41 @@
 #' fmalloc lists
 #'
-#' On R 4.2 (which has no ALTLIST), an fmalloc list is an ordinary R list
-#' of class `"fmalloc_list"` whose elements are `NULL` or fmalloc vectors
-#' of one runtime, with an attribute `"fmalloc_ids"`: an fmalloc double
-#' vector in that runtime.  When the list is saved with [fmalloc_save()],
-#' each element is committed as a record of its own and its record id is
-#' stored in `"fmalloc_ids"`, which is committed as the list's own record;
-#' [fmalloc_load()] rebuilds the list from it.  Assigning anything other
-#' than `NULL` or an fmalloc vector of the same runtime to an element is an
-#' error; use [as_fmalloc()] to copy a value in first.
+#' An fmalloc list holds `NULL` elements and fmalloc vectors of one
+#' runtime.  Its storage is the same on every R version: an fmalloc double
+#' vector of that runtime (the list's "ids") with one slot per element.
+#' When the list is saved with [fmalloc_save()], each element is committed
+#' as a record of its own and its record id is written into the ids
+#' vector, which is committed as the list's own record (with the list's
+#' attributes); [fmalloc_load()] rebuilds the list from it, in either R.
+#'
+#' On R >= 4.3 an fmalloc list is an ALTLIST object of class
+#' `"fmalloc_list"`: R reads its elements through the ALTLIST element
+#' method, and setting an element (`l[[i]] <- v`, `l$a <- v`, `l[i] <- v`,
+#' or `SET_VECTOR_ELT()` from C) checks the value.  The ids vector is held
+#' by the object itself.
+#'
+#' On R 4.2 (which has no ALTLIST) an fmalloc list is an ordinary R list of
+#' class `"fmalloc_list"`, with the ids vector in the attribute
+#' `"fmalloc_ids"`; the `"fmalloc_list"` methods for `[[<-`, `$<-` and
+#' `[<-` check the values.
+#'
+#' On both, assigning anything other than `NULL` or an fmalloc vector of
+#' the same runtime to an element is an error (use [as_fmalloc()] to copy
+#' a value in first), and so is changing the length of the list.  Copies
+#' that R makes of a list (when a shared list is changed) share its ids
+#' vector, so they are the same record when saved.
+#'
+#' Serializing an fmalloc list of a persistent runtime (with `saveRDS()`
+#' or `serialize()`) writes references to the ids vector and the
+#' elements.  On R >= 4.3, a list serialized by value (a scratch runtime,
+#' or `options(Rfmalloc.serialize = "value")`) reads back as an ordinary
+#' list of the values, without the class `"fmalloc_list"`.
 #'
 #' @param length Number of elements.
 #' @param x A list whose elements are `NULL` or atomic vectors.
 #' @inheritParams create_fmalloc_vector
-#' @return An `"fmalloc_list"`.
+#' @return An `"fmalloc_list"`: an ALTLIST on R >= 4.3, an ordinary list
+#'   with the attribute `"fmalloc_ids"` on R 4.2.
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
 #' l <- create_fmalloc_list(2, runtime = rt)
@@ -26,10 +48,35 @@ create_fmalloc_list <- function(length, runtime = NULL) {
   n <- check_count(length, "length")
   runtime <- resolve_runtime(runtime)
   ids <- .Call(C_rfm_create, runtime, 14L, n, TRUE)
-  x <- vector("list", n)
-  attr(x, "fmalloc_ids") <- ids
+  if (use_altlist()) {
+    x <- .Call(C_rfm_list_new, ids, NULL)
+  } else {
+    x <- vector("list", n)
+    attr(x, "fmalloc_ids") <- ids
+  }
   class(x) <- "fmalloc_list"
   x
+}
+
+# TRUE when fmalloc lists are ALTLIST objects: R >= 4.3 at run time and a
+# build of the package compiled for it.
+use_altlist <- function() {
+  if (is.null(.rfm$altlist)) {
+    .rfm$altlist <- getRversion() >= "4.3.0" &&
+      isTRUE(.Call(C_rfm_has_altlist))
+  }
+  .rfm$altlist
+}
+
+# Is x an fmalloc list of the ALTLIST kind?
+is_altlist <- function(x) {
+  is.list(x) && !is.null(.Call(C_rfm_list_ids, x))
+}
+
+# The ids vector of an fmalloc list (either kind), or NULL.
+list_ids <- function(x) {
+  ids <- .Call(C_rfm_list_ids, x)
+  if (is.null(ids)) attr(x, "fmalloc_ids", exact = TRUE) else ids
 }
 
 #' @rdname create_fmalloc_list
@@ -39,6 +86,24 @@ as_fmalloc_list <- function(x, runtime = NULL) {
     stop("'x' must be a list", call. = FALSE)
   }
   runtime <- resolve_runtime(runtime)
+  if (use_altlist()) {
+    elts <- vector("list", length(x))
+    for (i in seq_along(x)) {
+      el <- x[[i]]
+      if (is.list(el)) {
+        stop("fmalloc list elements must be NULL or atomic vectors",
+             call. = FALSE)
+      }
+      if (!is.null(el)) elts[i] <- list(copy_in(el, runtime))
+    }
+    ids <- .Call(C_rfm_create, runtime, 14L, length(x), TRUE)
+    y <- .Call(C_rfm_list_new, ids, elts)
+    class(y) <- "fmalloc_list"
+    if (!is.null(names(x))) {
+      attr(y, "names") <- names(x)
+    }
+    return(y)
+  }
   y <- create_fmalloc_list(length(x), runtime = runtime)
   for (i in seq_along(x)) {
     el <- x[[i]]
@@ -79,6 +144,9 @@ check_element <- function(x, value) {
       i > length(x)) {
     stop("an fmalloc list cannot change its length", call. = FALSE)
   }
+  if (is_altlist(x)) {
+    return(.Call(C_rfm_list_set, x, i, value))
+  }
   cls <- oldClass(x)
   x <- unclass(x)
   x[i] <- list(value)
@@ -95,6 +163,22 @@ check_element <- function(x, value) {
 `[<-.fmalloc_list` <- function(x, i, value) {
   value <- if (is.list(value)) value else list(value)
   for (v in value) check_element(x, v)
+  if (is_altlist(x)) {
+    pos <- seq_along(x)
+    names(pos) <- names(x)
+    pos <- if (missing(i)) pos else pos[i]
+    if (anyNA(pos)) {
+      stop("an fmalloc list cannot change its length", call. = FALSE)
+    }
+    if (length(pos) && !length(value)) {
+      stop("replacement has length zero", call. = FALSE)
+    }
+    value <- rep_len(value, length(pos))
+    for (k in seq_along(pos)) {
+      x <- .Call(C_rfm_list_set, x, pos[[k]], value[[k]])
+    }
+    return(x)
+  }
   cls <- oldClass(x)
   n <- length(x)
   x <- unclass(x)
@@ -116,7 +200,7 @@ print.fmalloc_list <- function(x, ...) {
 }
 
 save_list <- function(x, name, runtime) {
-  ids <- attr(x, "fmalloc_ids", exact = TRUE)
+  ids <- list_ids(x)
   if (is.null(ids)) {
     ids <- .Call(C_rfm_create, runtime, 14L, length(x), TRUE)
   }
@@ -138,6 +222,8 @@ save_list <- function(x, name, runtime) {
 }
 
 load_list <- function(ids, attrs, runtime) {
+  is_fl <- inherits(attrs, "fmalloc_list") ||
+    identical(attrs$class, "fmalloc_list")
   y <- vector("list", length(ids))
   for (i in seq_along(y)) {
     id <- ids[[i]]
@@ -147,8 +233,9 @@ load_list <- function(ids, attrs, runtime) {
     }
   }
   attr(attrs, "fmalloc_container") <- NULL
-  if (inherits(attrs, "fmalloc_list") ||
-      identical(attrs$class, "fmalloc_list")) {
+  if (is_fl && use_altlist()) {
+    y <- .Call(C_rfm_list_new, ids, y)
+  } else if (is_fl) {
     attrs$fmalloc_ids <- ids
   }
   attributes(y) <- attrs

@@ -83,7 +83,7 @@ fmalloc_destroy <- function(x, runtime = NULL) {
     for (el in unclass(x)) {
       if (!is.list(el) && is_fmalloc(el)) .Call(C_rfm_destroy, el)
     }
-    ids <- attr(x, "fmalloc_ids", exact = TRUE)
+    ids <- list_ids(x)
     if (!is.null(ids)) .Call(C_rfm_destroy, ids)
     return(invisible(NULL))
   }

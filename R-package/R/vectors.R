@@ -124,14 +124,14 @@ create_fmalloc_array <- function(type = "integer", dim, dimnames = NULL,
 #' identical(fmalloc_runtime_of(x), rt)
 #' @export
 is_fmalloc <- function(x) {
-  inherits(x, "fmalloc_list") || .Call(C_rfm_is_fmalloc, x)
+  inherits(x, "fmalloc_list") || is_altlist(x) || .Call(C_rfm_is_fmalloc, x)
 }
 
 #' @rdname is_fmalloc
 #' @export
 fmalloc_runtime_of <- function(x) {
-  if (inherits(x, "fmalloc_list")) {
-    return(fmalloc_runtime_of(attr(x, "fmalloc_ids", exact = TRUE)))
+  if (inherits(x, "fmalloc_list") || is_altlist(x)) {
+    return(fmalloc_runtime_of(list_ids(x)))
   }
   .Call(C_rfm_runtime_of, x)
 }

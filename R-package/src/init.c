@@ -3,6 +3,7 @@
    goes away.  */
 
 #include "rfmalloc.h"
+#include "ops.h" /* C_rfm_arith, C_rfm_math, C_rfm_colsums */
 
 SEXP C_rfm_open(SEXP, SEXP, SEXP);
 SEXP C_rfm_close(SEXP);
@@ -22,6 +23,10 @@ SEXP C_rfm_destroy(SEXP);
 SEXP C_rfm_destroy_name(SEXP, SEXP);
 SEXP C_rfm_get_id(SEXP, SEXP);
 SEXP C_rfm_poke_real(SEXP, SEXP, SEXP);
+SEXP C_rfm_list_new(SEXP, SEXP);
+SEXP C_rfm_list_ids(SEXP);
+SEXP C_rfm_list_set(SEXP, SEXP, SEXP);
+SEXP C_rfm_has_altlist(void);
 void rfm_register_ccallables(void);
 SEXP C_rfm_unload(void);
 
@@ -47,6 +52,13 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_destroy_name, 2),
     ENTRY(C_rfm_get_id, 2),
     ENTRY(C_rfm_poke_real, 3),
+    ENTRY(C_rfm_list_new, 2),
+    ENTRY(C_rfm_list_ids, 1),
+    ENTRY(C_rfm_list_set, 3),
+    ENTRY(C_rfm_has_altlist, 0),
+    ENTRY(C_rfm_arith, 4),
+    ENTRY(C_rfm_math, 4),
+    ENTRY(C_rfm_colsums, 4),
     {NULL, NULL, 0}};
 
 void R_init_Rfmalloc(DllInfo *dll)
@@ -56,6 +68,7 @@ void R_init_Rfmalloc(DllInfo *dll)
   R_forceSymbols(dll, TRUE);
   rfm_init_runtime();
   rfm_init_classes(dll);
+  rfm_init_list_class(dll);
   rfm_register_ccallables();
 }
 

@@ -89,4 +89,8 @@ SEXP rfm_runtime_ext_of(SEXP x);
 size_t rfm_elt_size(int type);
 void rfm_commit(rfm_vector *v, const char *name, SEXP meta);
 
+/* altlist.c (ALTLIST on R >= 4.3; stubs before) */
+void rfm_init_list_class(DllInfo *dll);
+int rfm_is_fmalloc_list(SEXP x);
+
 #endif

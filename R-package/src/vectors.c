@@ -7,6 +7,7 @@
    in data2, so each stays reachable as long as the vector.  */
 
 #include "rfmalloc.h"
+#include "ops.h" /* summary methods (summary.c) */
 
 #include <stdlib.h>
 #include <string.h>
@@ -483,7 +484,9 @@ static void *str_Dataptr(SEXP x, Rboolean writeable)
   for (R_xlen_t i = 0; i < v->length; i++)
     if (VECTOR_ELT(cache, i) == R_NilValue)
       SET_VECTOR_ELT(cache, i, str_make_char(p, i));
-  return DATAPTR(cache);
+  /* DATAPTR is not API in R >= 4.5.  R changes strings through
+     SET_STRING_ELT (str_Set_elt), not through this pointer.  */
+  return (void *)DATAPTR_RO(cache);
 }
 
 static const void *str_Dataptr_or_null(SEXP x) { return NULL; }
@@ -727,6 +730,11 @@ void rfm_init_classes(DllInfo *dll)
   R_set_altvec_Dataptr_or_null_method(cls_int, vec_Dataptr_or_null);
   R_set_altinteger_Elt_method(cls_int, int_Elt);
   R_set_altinteger_Get_region_method(cls_int, int_Get_region);
+  R_set_altinteger_Sum_method(cls_int, rfm_int_Sum);
+  R_set_altinteger_Min_method(cls_int, rfm_int_Min);
+  R_set_altinteger_Max_method(cls_int, rfm_int_Max);
+  R_set_altinteger_Is_sorted_method(cls_int, rfm_Is_sorted);
+  R_set_altinteger_No_NA_method(cls_int, rfm_No_NA);
 
   cls_real = R_make_altreal_class("fmalloc_double", "Rfmalloc", dll);
   COMMON_METHODS(cls_real);
@@ -734,6 +742,11 @@ void rfm_init_classes(DllInfo *dll)
   R_set_altvec_Dataptr_or_null_method(cls_real, vec_Dataptr_or_null);
   R_set_altreal_Elt_method(cls_real, real_Elt);
   R_set_altreal_Get_region_method(cls_real, real_Get_region);
+  R_set_altreal_Sum_method(cls_real, rfm_real_Sum);
+  R_set_altreal_Min_method(cls_real, rfm_real_Min);
+  R_set_altreal_Max_method(cls_real, rfm_real_Max);
+  R_set_altreal_Is_sorted_method(cls_real, rfm_Is_sorted);
+  R_set_altreal_No_NA_method(cls_real, rfm_No_NA);
 
   cls_cplx = R_make_altcomplex_class("fmalloc_complex", "Rfmalloc", dll);
   COMMON_METHODS(cls_cplx);

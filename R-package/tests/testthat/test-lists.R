@@ -26,6 +26,155 @@ test_that("fmalloc lists hold fmalloc vectors of one runtime", {
   cleanup_fmalloc(other)
 })
 
+list_ids <- function(x) .Call(Rfmalloc:::C_rfm_list_ids, x)
+
+test_that("lists are ALTLIST exactly where R has ALTLIST (R >= 4.3)", {
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  l <- create_fmalloc_list(2, runtime = rt)
+  has <- getRversion() >= "4.3.0"
+  expect_identical(Rfmalloc:::use_altlist(), has)
+  expect_identical(.Call(Rfmalloc:::C_rfm_has_altlist), has)
+  expect_identical(!is.null(list_ids(l)), has)
+  expect_identical(is.null(attr(l, "fmalloc_ids", exact = TRUE)), has)
+  expect_identical(typeof(l), "list")
+  expect_identical(fmalloc_runtime_of(l), rt)
+  cleanup_fmalloc(rt)
+})
+
+test_that("R 4.2 fallback: an ordinary list with the ids in an attribute", {
+  if (getRversion() >= "4.3.0") {
+    skip("R >= 4.3 uses the ALTLIST class instead")
+  }
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  l <- create_fmalloc_list(2, runtime = rt)
+  ids <- attr(l, "fmalloc_ids", exact = TRUE)
+  expect_true(is_fmalloc(ids))
+  expect_identical(typeof(ids), "double")
+  expect_length(ids, 2)
+  expect_null(list_ids(l))
+  expect_error(.Call(Rfmalloc:::C_rfm_list_new, ids, NULL), "R >= 4.3")
+  l[[1]] <- as_fmalloc(1:2, runtime = rt)
+  expect_identical(attr(l, "fmalloc_ids", exact = TRUE), ids)
+  expect_identical(l[[1]][], 1:2)
+  cleanup_fmalloc(rt)
+})
+
+test_that("ALTLIST: Elt and Set_elt accept only fmalloc vectors of the runtime", {
+  if (getRversion() < "4.3.0") {
+    skip("R < 4.3 has no ALTLIST (the fallback is tested above)")
+  }
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  other <- open_fmalloc(heap_dir(), mode = "scratch")
+  l <- create_fmalloc_list(3, runtime = rt)
+  ids <- list_ids(l)
+  expect_true(is_fmalloc(ids))
+  expect_length(ids, 3)
+  expect_null(l[[1]])
+  v <- as_fmalloc(c(2.5, 3.5), runtime = rt)
+  l[[1]] <- v
+  names(l) <- c("a", "b", "c")
+  l$b <- NULL
+  expect_error(l$zz <- v, "length")
+  l$c <- as_fmalloc("s", runtime = rt)
+  expect_identical(list_ids(l), ids)
+  expect_identical(l$a[], c(2.5, 3.5))
+  expect_identical(l[["c"]][], "s")
+  expect_identical(vapply(l, is.null, logical(1)),
+                   c(a = FALSE, b = TRUE, c = FALSE))
+  expect_identical(lengths(l), c(a = 2L, b = 0L, c = 1L))
+  # [<- with several indices, NULL keeps the length
+  l[c("a", "c")] <- list(NULL, v)
+  expect_null(l$a)
+  expect_identical(l$c[], c(2.5, 3.5))
+  l[2] <- list(NULL)
+  expect_length(l, 3)
+  # errors from the S3 methods and from Set_elt itself
+  expect_error(l[[1]] <- 1:3, "same runtime")
+  expect_error(l[[1]] <- as_fmalloc(1:3, runtime = other), "same runtime")
+  expect_error(l[[1]] <- list(v), "same runtime")
+  expect_error(l[1:2] <- list(v, 2), "same runtime")
+  expect_error(l[[4]] <- v, "length")
+  expect_error(l[4] <- list(v), "length")
+  u <- unclass(l)
+  expect_false(is.null(list_ids(u)))
+  expect_error(u[[1]] <- 1:3, "same runtime")
+  expect_error(u[[2]] <- as_fmalloc(1, runtime = other), "another runtime")
+  expect_error(.Call(Rfmalloc:::C_rfm_list_set, u, 1, "x"), "same runtime")
+  u[[1]] <- v
+  expect_identical(u[[1]][], c(2.5, 3.5))
+  expect_false(is.null(list_ids(u)))
+  expect_true(is_fmalloc(u))
+  # value semantics: a changed copy leaves the original alone and shares
+  # the ids vector (the record)
+  l2 <- l
+  l2$a <- v
+  expect_null(l$a)
+  expect_identical(l2$a[], c(2.5, 3.5))
+  expect_identical(list_ids(l2), ids)
+  expect_s3_class(l2, "fmalloc_list")
+  # subsetting gives an ordinary list of the elements
+  s <- l[2:3]
+  expect_null(list_ids(s))
+  expect_identical(s$c[], c(2.5, 3.5))
+  expect_output(print(l), "fmalloc_list of 3")
+  expect_output(.Internal(inspect(l)), "fmalloc list of 3")
+  cleanup_fmalloc(rt)
+  cleanup_fmalloc(other)
+})
+
+test_that("ALTLIST: saved lists load as ALTLIST, in this and a fresh R", {
+  if (getRversion() < "4.3.0") {
+    skip("R < 4.3 has no ALTLIST (the fallback is tested above)")
+  }
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  l <- as_fmalloc_list(list(x = 1:3, y = NULL, z = c("p", NA)),
+                       runtime = rt)
+  expect_false(is.null(list_ids(l)))
+  fmalloc_save(l, "l")
+  ids <- list_ids(l)
+  expect_true(all(ids[c(1, 3)] > 0))
+  expect_identical(ids[[2]], 0)
+  back <- fmalloc_load("l", runtime = rt)
+  expect_false(is.null(list_ids(back)))
+  expect_s3_class(back, "fmalloc_list")
+  expect_identical(names(back), c("x", "y", "z"))
+  expect_identical(back$x[], 1:3)
+  expect_identical(back$z[], c("p", NA))
+  # a changed element is stored when the list is saved again
+  back$y <- as_fmalloc(7, runtime = rt)
+  fmalloc_save(back, "l")
+  # serialized by reference: the same list again
+  r <- unserialize(serialize(back, NULL))
+  expect_false(is.null(list_ids(r)))
+  expect_identical(r$y[], 7)
+  cleanup_fmalloc(rt)
+  rm(rt, l, back, r, ids)
+  invisible(gc())
+  got <- in_fresh_r(function(path) {
+    rt <- Rfmalloc::open_fmalloc(path)
+    x <- Rfmalloc::fmalloc_load("l", runtime = rt)
+    list(alt = !is.null(.Call(Rfmalloc:::C_rfm_list_ids, x)),
+         cls = class(x), vals = lapply(unclass(x), function(e) e[]))
+  }, list(path = path))
+  expect_true(got$alt)
+  expect_identical(got$cls, "fmalloc_list")
+  expect_identical(got$vals, list(x = 1:3, y = 7, z = c("p", NA)))
+})
+
+test_that("ALTLIST: serialized by value it reads back as a plain list", {
+  if (getRversion() < "4.3.0") {
+    skip("R < 4.3 has no ALTLIST (the fallback is tested above)")
+  }
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  l <- as_fmalloc_list(list(a = 1:2, b = NULL), runtime = rt)
+  r <- unserialize(serialize(l, NULL))
+  expect_null(list_ids(r))
+  expect_null(oldClass(r))
+  expect_identical(r, list(a = 1:2, b = NULL))
+  cleanup_fmalloc(rt)
+})
+
 test_that("data frames of fmalloc columns save and load", {
   path <- heap_file()
   rt <- init_fmalloc(path)

@@ -1,0 +1,299 @@
+# ops.R: arithmetic, comparison, Math functions and matrix reducers
+# computed in C (src/ops.c), with file-backed results above the size
+# threshold.
+
+ops_codes <- c("+", "-", "*", "/", "^", "%%", "%/%",
+               "==", "!=", "<", "<=", ">", ">=")
+
+math_codes <- c("sqrt", "exp", "log", "abs", "floor", "ceiling", "round",
+                "signif", "sin", "cos", "tan", "trunc", "log2", "log10",
+                "log1p", "expm1", "sign")
+
+# The runtime results go to: RUNTIME if given, else that of the first
+# fmalloc operand; NULL (ordinary memory) if there is none.
+result_runtime <- function(runtime, ...) {
+  if (!is.null(runtime)) {
+    return(resolve_runtime(runtime))
+  }
+  for (x in list(...)) {
+    rt <- fmalloc_runtime_of(x)
+    if (!is.null(rt)) {
+      return(rt)
+    }
+  }
+  NULL
+}
+
+# TRUE if X is something the C code may handle: a plain numeric or
+# logical vector, matrix or array, or one whose only class is "fmalloc".
+plain_numeric <- function(x) {
+  (is.numeric(x) || is.logical(x)) && !isS4(x) &&
+    (is.null(oldClass(x)) || identical(oldClass(x), "fmalloc"))
+}
+
+#' Arithmetic and comparison with file-backed results
+#'
+#' `fmalloc_ops(e1, op, e2)` computes `e1 op e2` (or the unary `op e1`)
+#' in C, by R's rules: recycling (with R's warning when the longer
+#' length is not a multiple of the shorter), `NA` and `NaN`
+#' propagation, integer overflow giving `NA` with a warning, integer
+#' `%/%` and `%%` by zero giving `NA`, and R's attribute rules (`dim`
+#' and `dimnames`, or `names`, from the operands; for arithmetic also the
+#' other attributes of each operand as long as the answer).  An answer
+#' with at least `getOption("Rfmalloc.threshold", 1e5)` elements is an
+#' uncommitted fmalloc vector, reclaimed when it is no longer reachable;
+#' a shorter one is an ordinary R vector.
+#'
+#' Numeric and logical operands are computed here.  Anything else
+#' (character, complex or raw vectors, objects with a class, time series,
+#' S4 objects, a length-one array with a longer vector) is passed to
+#' base R and gives an ordinary R result.
+#'
+#' @param e1,e2 Operands: vectors, matrices or arrays, fmalloc or not.
+#'   Leave `e2` out for unary `-` and `+`.
+#' @param op One of `"+"`, `"-"`, `"*"`, `"/"`, `"^"`, `"%%"`, `"%/%"`,
+#'   `"=="`, `"!="`, `"<"`, `"<="`, `">"`, `">="`.
+#' @param runtime The runtime for file-backed results; `NULL` means the
+#'   runtime of the first fmalloc operand (if neither operand is an
+#'   fmalloc vector, the result is an ordinary R vector).
+#' @return The result, as base R would compute it: double, integer or
+#'   logical.
+#' @seealso [fmalloc_math()], [fmalloc_colSums()], [fmalloc_class()] for
+#'   the same through R's operators.
+#' @examples
+#' rt <- open_fmalloc(tempdir(), mode = "scratch")
+#' old <- options(Rfmalloc.threshold = 4)
+#' x <- as_fmalloc(c(a = 1, b = 4, c = 9, d = NA), runtime = rt)
+#' y <- fmalloc_ops(x, "+", 1)
+#' y
+#' is_fmalloc(y)
+#' fmalloc_ops(x, ">", 3)
+#' fmalloc_ops(as_fmalloc(1:6, runtime = rt), "%/%", 4L)
+#' fmalloc_ops(x, "-")
+#' options(old)
+#' @export
+fmalloc_ops <- function(e1, op, e2, runtime = NULL) {
+  unary <- missing(e2)
+  ans <- if (unary) ops_try(e1, op, NULL, TRUE, runtime)
+         else ops_try(e1, op, e2, FALSE, runtime)
+  if (!is.null(ans)) {
+    return(ans)
+  }
+  f <- get(op, envir = baseenv(), mode = "function")
+  if (unary) f(e1) else f(e1, e2)
+}
+
+# e1 op e2 computed in C, or NULL if base R must do it.
+ops_try <- function(e1, op, e2, unary, runtime) {
+  code <- match(op, ops_codes)
+  if (!is.character(op) || length(op) != 1L || is.na(code)) {
+    stop("'op' must be one of ",
+         paste0('"', ops_codes, '"', collapse = ", "), call. = FALSE)
+  }
+  if (unary && !op %in% c("+", "-")) {
+    stop(sprintf("'%s' needs two operands", op), call. = FALSE)
+  }
+  if (!plain_numeric(e1) || (!unary && !plain_numeric(e2))) {
+    return(NULL)
+  }
+  if (unary) {
+    .Call(C_rfm_arith, code, e1, NULL, result_runtime(runtime, e1))
+  } else {
+    .Call(C_rfm_arith, code, e1, e2, result_runtime(runtime, e1, e2))
+  }
+}
+
+#' Math functions with file-backed results
+#'
+#' `fmalloc_math(x, fun)` applies one of R's Math functions to a numeric
+#' or logical vector, matrix or array, in C, keeping all attributes of
+#' `x`.  It gives what base R gives (including the "NaNs produced"
+#' warning): a double result, except `abs()` of an integer or logical
+#' vector, which is integer.  An answer with at least
+#' `getOption("Rfmalloc.threshold", 1e5)` elements is an uncommitted
+#' fmalloc vector in the runtime of `x`; a shorter one is an ordinary R
+#' vector.  Other input (a classed object other than `"fmalloc"`,
+#' complex numbers, `round()` or `signif()` of integers) is handed to
+#' base R.
+#'
+#' @param x A numeric or logical vector, matrix or array.
+#' @param fun One of `"sqrt"`, `"exp"`, `"log"`, `"abs"`, `"floor"`,
+#'   `"ceiling"`, `"round"`, `"signif"`, `"sin"`, `"cos"`, `"tan"`,
+#'   `"trunc"`, `"log2"`, `"log10"`, `"log1p"`, `"expm1"`, `"sign"`.
+#' @param digits For `"round"` (default 0) and `"signif"` (default 6).
+#' @param base For `"log"`: the base of the logarithm.
+#' @inheritParams fmalloc_ops
+#' @return The result, with the attributes of `x`.
+#' @seealso [fmalloc_ops()].
+#' @examples
+#' rt <- open_fmalloc(tempdir(), mode = "scratch")
+#' old <- options(Rfmalloc.threshold = 4)
+#' x <- as_fmalloc(c(1, 4, 9, 16.5), runtime = rt)
+#' s <- fmalloc_math(x, "sqrt")
+#' s
+#' is_fmalloc(s)
+#' fmalloc_math(x, "round", digits = 1)
+#' fmalloc_math(x, "log", base = 2)
+#' options(old)
+#' @export
+fmalloc_math <- function(x, fun, digits = NULL, base = exp(1),
+                         runtime = NULL) {
+  ans <- math_try(x, fun, digits, base, runtime)
+  if (!is.null(ans)) {
+    return(ans)
+  }
+  switch(fun,
+         log = log(x, base),
+         round = round(x, if (is.null(digits)) 0 else digits),
+         signif = signif(x, if (is.null(digits)) 6 else digits),
+         get(fun, envir = baseenv(), mode = "function")(x))
+}
+
+# fun(x) computed in C, or NULL if base R must do it.
+math_try <- function(x, fun, digits, base, runtime) {
+  code <- match(fun, math_codes)
+  if (!is.character(fun) || length(fun) != 1L || is.na(code)) {
+    stop("'fun' must be one of ",
+         paste0('"', math_codes, '"', collapse = ", "), call. = FALSE)
+  }
+  if (is.null(digits)) {
+    digits <- if (fun == "signif") 6 else 0
+  }
+  arg <- switch(fun, log = base, round = digits, signif = digits, NULL)
+  if (!plain_numeric(x) || length(arg) > 1L ||
+      !(is.null(arg) || is.numeric(arg) || is.logical(arg))) {
+    return(NULL)
+  }
+  .Call(C_rfm_math, code, x, arg, result_runtime(runtime, x))
+}
+
+#' S3 class for fmalloc vectors: Ops and Math with file-backed results
+#'
+#' Plain fmalloc vectors have no class, so base R's operators and Math
+#' functions work on them unchanged and return ordinary R vectors.
+#' `fmalloc_class(x)` gives a numeric or logical vector (fmalloc or not)
+#' the class `"fmalloc"` (without copying the data); then the usual
+#' operators (`+`, `-`, `*`, `/`, `^`, `%%`, `%/%`, `==`, `!=`, `<`,
+#' `<=`, `>`, `>=`) and the Math functions listed in [fmalloc_math()]
+#' (including `round(x, digits)`, `signif(x, digits)` and `log(x, base)`)
+#' are computed by [fmalloc_ops()] and [fmalloc_math()]: results at
+#' least `getOption("Rfmalloc.threshold", 1e5)` long are fmalloc vectors
+#' in the runtime of the operand.  Arithmetic and Math results keep the
+#' class (R copies the operands' attributes to them); comparisons, as in
+#' base R, give plain logical vectors.  Everything else falls back to
+#' base R's methods.  `unclass()` removes the class again.
+#'
+#' @param x A numeric or logical vector, matrix or array.
+#' @return `x` with class `"fmalloc"`.
+#' @examples
+#' rt <- open_fmalloc(tempdir(), mode = "scratch")
+#' old <- options(Rfmalloc.threshold = 4)
+#' x <- fmalloc_class(as_fmalloc(c(1, 4, 9, 16), runtime = rt))
+#' y <- sqrt(x) + 1
+#' is_fmalloc(y)
+#' unclass(y)
+#' unclass(round(x / 3, 2))
+#' x > 5
+#' options(old)
+#' @export
+fmalloc_class <- function(x) {
+  if (!(is.numeric(x) || is.logical(x)) || is.object(x) && !inherits(x, "fmalloc")) {
+    stop("'x' must be a numeric or logical vector without a class",
+         call. = FALSE)
+  }
+  if (!inherits(x, "fmalloc")) {
+    class(x) <- "fmalloc"
+  }
+  x
+}
+
+#' @rdname fmalloc_class
+#' @param e1,e2 Operands.
+#' @export
+Ops.fmalloc <- function(e1, e2) {
+  if (.Generic %in% ops_codes) {
+    ans <- if (nargs() == 1L) ops_try(e1, .Generic, NULL, TRUE, NULL)
+           else ops_try(e1, .Generic, e2, FALSE, NULL)
+    if (!is.null(ans)) {
+      return(ans)
+    }
+  }
+  NextMethod()
+}
+
+#' @rdname fmalloc_class
+#' @param ... For `round()` and `signif()`, the digits; for `log()`, the
+#'   base.
+#' @export
+Math.fmalloc <- function(x, ...) {
+  if (.Generic %in% math_codes) {
+    extra <- list(...)
+    arg <- if (length(extra)) extra[[1L]] else NULL
+    ans <- math_try(x, .Generic, digits = arg,
+                    base = if (is.null(arg)) exp(1) else arg, NULL)
+    if (!is.null(ans)) {
+      return(ans)
+    }
+  }
+  NextMethod()
+}
+
+#' @rdname fmalloc_class
+#' @export
+print.fmalloc <- function(x, ...) {
+  print(unclass(x), ...)
+  invisible(x)
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+colsums <- function(x, what, na.rm, runtime) {
+  if (!is.matrix(x) || !plain_numeric(x)) {
+    return(NULL)
+  }
+  .Call(C_rfm_colsums, x, what, isTRUE(na.rm),
+        result_runtime(runtime, x))
+}
+
+#' Row and column sums and means of fmalloc matrices
+#'
+#' Like [colSums()], [colMeans()], [rowSums()] and [rowMeans()], computed
+#' in C over the mapped memory of a numeric or logical matrix.  The
+#' result is a double vector named by the matching `dimnames`; it is an
+#' fmalloc vector of the runtime of `x` when it has at least
+#' `getOption("Rfmalloc.threshold", 1e5)` elements.  Anything but a
+#' numeric or logical matrix is passed to the base function.
+#'
+#' @param x A numeric or logical matrix (fmalloc or not).
+#' @param na.rm If `TRUE`, missing values are left out.
+#' @inheritParams fmalloc_ops
+#' @return A double vector.
+#' @examples
+#' rt <- open_fmalloc(tempdir(), mode = "scratch")
+#' m <- create_fmalloc_matrix("double", 3, 2, runtime = rt,
+#'                            dimnames = list(c("a", "b", "c"), NULL))
+#' m[] <- c(1, NA, 3, 4, 5, 6)
+#' fmalloc_colSums(m)
+#' fmalloc_rowMeans(m, na.rm = TRUE)
+#' @export
+fmalloc_colSums <- function(x, na.rm = FALSE, runtime = NULL) {
+  colsums(x, 0L, na.rm, runtime) %||% colSums(x, na.rm = na.rm)
+}
+
+#' @rdname fmalloc_colSums
+#' @export
+fmalloc_colMeans <- function(x, na.rm = FALSE, runtime = NULL) {
+  colsums(x, 1L, na.rm, runtime) %||% colMeans(x, na.rm = na.rm)
+}
+
+#' @rdname fmalloc_colSums
+#' @export
+fmalloc_rowSums <- function(x, na.rm = FALSE, runtime = NULL) {
+  colsums(x, 2L, na.rm, runtime) %||% rowSums(x, na.rm = na.rm)
+}
+
+#' @rdname fmalloc_colSums
+#' @export
+fmalloc_rowMeans <- function(x, na.rm = FALSE, runtime = NULL) {
+  colsums(x, 3L, na.rm, runtime) %||% rowMeans(x, na.rm = na.rm)
+}

@@ -1,0 +1,685 @@
+/* ops.c: arithmetic, comparison, Math functions and matrix reducers
+   computed in C, with results in an fmalloc heap above the size
+   threshold (option Rfmalloc.threshold) and in ordinary R memory below
+   it.
+
+   The element rules copy R 4.2's src/main/arithmetic.c and relop.c:
+   recycling with the "longer object length" warning, NA and NaN
+   propagation, integer overflow to NA with "NAs produced by integer
+   overflow", int %/% 0 and int %% 0 giving NA, R's fmod/floor division
+   for doubles, R_pow for ^ (x^2 as x*x), and the attribute rules (dim
+   and dimnames or names from the operands; for arithmetic, the other
+   attributes of each operand as long as the answer, x's winning).  Cases
+   that are rare and intricate (time series, S4 objects, a length-1
+   array with a longer vector, complex and character operands) return
+   NULL and the R caller lets base R do them.  */
+
+#include "ops.h"
+
+#include <Rmath.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+
+#define R_INT_MIN (1 + INT_MIN)
+
+enum {
+  OP_PLUS = 1, OP_MINUS, OP_TIMES, OP_DIV, OP_POW, OP_MOD, OP_IDIV,
+  OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE
+};
+
+static double threshold(void)
+{
+  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.threshold"));
+  if (opt == R_NilValue)
+    return 1e5;
+  double t = Rf_asReal(opt);
+  return ISNAN(t) ? 1e5 : t;
+}
+
+/* A result vector: in runtime RT (an external pointer, or NULL for
+   none) when it is at least the threshold long and RT can allocate,
+   else in ordinary memory.  */
+static SEXP alloc_result(SEXP rt, int type, R_xlen_t n)
+{
+  if (rt != R_NilValue && (double)n >= threshold()) {
+    rfm_runtime *r = rfm_runtime_get(rt, 0);
+    if (!r->readonly && !r->close_requested)
+      return rfm_new_vector(rt, type, n, 0);
+  }
+  return Rf_allocVector(type, n);
+}
+
+/* --- element rules (arithmetic.c) ------------------------------------ */
+
+#define I2D(v) ((v) == NA_INTEGER ? NA_REAL : (double)(v))
+
+static R_INLINE double r_pow(double x, double y)
+{
+  return y == 2.0 ? x * x : R_pow(x, y);
+}
+
+/* set by myfmod: R warns "probable complete loss of accuracy" */
+static int fmod_lost;
+
+static R_INLINE double myfmod(double x1, double x2)
+{
+  if (x2 == 0.0)
+    return R_NaN;
+  if (fabs(x2) * DBL_EPSILON > 1 && R_FINITE(x1) && fabs(x1) <= fabs(x2)) {
+    return (fabs(x1) == fabs(x2)) ? 0
+           : ((x1 < 0 && x2 > 0) || (x2 < 0 && x1 > 0)) ? x1 + x2
+                                                          : x1;
+  }
+  double q = x1 / x2;
+  if (R_FINITE(q) && (fabs(q) * DBL_EPSILON > 1))
+    fmod_lost = 1;
+  long double tmp = (long double)x1 - floor(q) * (long double)x2;
+  return (double)(tmp - floorl(tmp / x2) * x2);
+}
+
+static R_INLINE double myfloor(double x1, double x2)
+{
+  double q = x1 / x2;
+  if (x2 == 0.0 || fabs(q) * DBL_EPSILON > 1 || !R_FINITE(q))
+    return q;
+  if (fabs(q) < 1)
+    return (q < 0) ? -1
+           : ((x1 < 0 && x2 > 0) || (x1 > 0 && x2 < 0)) ? -1
+                                                          : 0;
+  long double tmp = (long double)x1 - floor(q) * (long double)x2;
+  return (double)(floor(q) + floorl(tmp / x2));
+}
+
+/* Loop over the answer with recycling: BODY uses i, i1, i2.  The common
+   shapes get their own loops so that the compiler can vectorize them. */
+#define LOOP2(...)                                                          \
+  do {                                                                      \
+    if (n1 == n2) {                                                         \
+      for (R_xlen_t i = 0; i < n; i++) {                                    \
+        const R_xlen_t i1 = i, i2 = i;                                      \
+        __VA_ARGS__;                                                        \
+      }                                                                     \
+    } else if (n2 == 1) {                                                   \
+      for (R_xlen_t i = 0; i < n; i++) {                                    \
+        const R_xlen_t i1 = i, i2 = 0;                                      \
+        __VA_ARGS__;                                                        \
+      }                                                                     \
+    } else if (n1 == 1) {                                                   \
+      for (R_xlen_t i = 0; i < n; i++) {                                    \
+        const R_xlen_t i1 = 0, i2 = i;                                      \
+        __VA_ARGS__;                                                        \
+      }                                                                     \
+    } else {                                                                \
+      R_xlen_t i1 = 0, i2 = 0;                                              \
+      for (R_xlen_t i = 0; i < n; i++) {                                    \
+        __VA_ARGS__;                                                        \
+        if (++i1 == n1)                                                     \
+          i1 = 0;                                                           \
+        if (++i2 == n2)                                                     \
+          i2 = 0;                                                           \
+      }                                                                     \
+    }                                                                       \
+  } while (0)
+
+/* double answers of double (or int, converted by GA/GB) operands */
+#define ID(v) (v)
+#define REAL_ARITH(NAME, TA, GA, TB, GB)                                    \
+  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,           \
+                   R_xlen_t n2, double *r, R_xlen_t n)                      \
+  {                                                                         \
+    switch (op) {                                                           \
+    case OP_PLUS: LOOP2(r[i] = GA(a[i1]) + GB(b[i2])); break;               \
+    case OP_MINUS: LOOP2(r[i] = GA(a[i1]) - GB(b[i2])); break;              \
+    case OP_TIMES: LOOP2(r[i] = GA(a[i1]) * GB(b[i2])); break;              \
+    case OP_DIV: LOOP2(r[i] = GA(a[i1]) / GB(b[i2])); break;                \
+    case OP_POW: LOOP2(r[i] = r_pow(GA(a[i1]), GB(b[i2]))); break;          \
+    case OP_MOD: LOOP2(r[i] = myfmod(GA(a[i1]), GB(b[i2]))); break;         \
+    case OP_IDIV: LOOP2(r[i] = myfloor(GA(a[i1]), GB(b[i2]))); break;       \
+    }                                                                       \
+  }
+REAL_ARITH(arith_dd, double, ID, double, ID)
+REAL_ARITH(arith_id, int, I2D, double, ID)
+REAL_ARITH(arith_di, double, ID, int, I2D)
+
+/* integer (and logical) operands */
+static int arith_ii(int op, const int *a, R_xlen_t n1, const int *b,
+                    R_xlen_t n2, void *out, R_xlen_t n)
+{
+  int *r = out;
+  double *d = out;
+  int ovf = 0;
+  switch (op) {
+  case OP_PLUS:
+  case OP_MINUS:
+  case OP_TIMES:
+    LOOP2({
+      int x1 = a[i1], x2 = b[i2];
+      if (x1 == NA_INTEGER || x2 == NA_INTEGER) {
+        r[i] = NA_INTEGER;
+      } else {
+        int64_t v = op == OP_PLUS    ? (int64_t)x1 + x2
+                    : op == OP_MINUS ? (int64_t)x1 - x2
+                                     : (int64_t)x1 * x2;
+        if (v > INT_MAX || v < R_INT_MIN) {
+          r[i] = NA_INTEGER;
+          ovf = 1;
+        } else {
+          r[i] = (int)v;
+        }
+      }
+    });
+    break;
+  case OP_DIV:
+    LOOP2({
+      int x1 = a[i1], x2 = b[i2];
+      d[i] = (x1 == NA_INTEGER || x2 == NA_INTEGER)
+                 ? NA_REAL
+                 : (double)x1 / (double)x2;
+    });
+    break;
+  case OP_POW:
+    LOOP2({
+      int x1 = a[i1], x2 = b[i2];
+      if (x1 == 1 || x2 == 0)
+        d[i] = 1.0;
+      else if (x1 == NA_INTEGER || x2 == NA_INTEGER)
+        d[i] = NA_REAL;
+      else
+        d[i] = r_pow((double)x1, (double)x2);
+    });
+    break;
+  case OP_MOD:
+    LOOP2({
+      int x1 = a[i1], x2 = b[i2];
+      if (x1 == NA_INTEGER || x2 == NA_INTEGER || x2 == 0)
+        r[i] = NA_INTEGER;
+      else
+        r[i] = (x1 >= 0 && x2 > 0) ? x1 % x2 : (int)myfmod(x1, x2);
+    });
+    break;
+  case OP_IDIV:
+    LOOP2({
+      int x1 = a[i1], x2 = b[i2];
+      if (x1 == NA_INTEGER || x2 == NA_INTEGER || x2 == 0)
+        r[i] = NA_INTEGER;
+      else
+        r[i] = (int)floor((double)x1 / (double)x2);
+    });
+    break;
+  }
+  return ovf;
+}
+
+#define CMP(OPER, NA1, NA2)                                                 \
+  LOOP2({                                                                   \
+    r[i] = (NA1(a[i1]) || NA2(b[i2])) ? NA_LOGICAL                          \
+                                      : (GA(a[i1]) OPER GB(b[i2]));         \
+  })
+#define RELOP(NAME, TA, GA_, NA1, TB, GB_, NA2)                             \
+  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,           \
+                   R_xlen_t n2, int *r, R_xlen_t n)                         \
+  {                                                                         \
+    switch (op) {                                                           \
+    case OP_EQ: CMP(==, NA1, NA2); break;                                   \
+    case OP_NE: CMP(!=, NA1, NA2); break;                                   \
+    case OP_LT: CMP(<, NA1, NA2); break;                                    \
+    case OP_LE: CMP(<=, NA1, NA2); break;                                   \
+    case OP_GT: CMP(>, NA1, NA2); break;                                    \
+    case OP_GE: CMP(>=, NA1, NA2); break;                                   \
+    }                                                                       \
+  }
+#define INA(v) ((v) == NA_INTEGER)
+#define DNA(v) ISNAN(v)
+#define GA ID
+#define GB ID
+RELOP(rel_dd, double, ID, DNA, double, ID, DNA)
+RELOP(rel_ii, int, ID, INA, int, ID, INA)
+#undef GA
+#undef GB
+#define GA(v) ((double)(v))
+#define GB ID
+RELOP(rel_id, int, ID, INA, double, ID, DNA)
+#undef GA
+#undef GB
+#define GA ID
+#define GB(v) ((double)(v))
+RELOP(rel_di, double, ID, DNA, int, ID, INA)
+#undef GA
+#undef GB
+
+/* --- attributes (arithmetic.c R_binary, relop.c) ---------------------- */
+
+static int is_array(SEXP x)
+{
+  return Rf_getAttrib(x, R_DimSymbol) != R_NilValue;
+}
+
+static int conformable(SEXP x, SEXP y)
+{
+  SEXP dx = Rf_getAttrib(x, R_DimSymbol), dy = Rf_getAttrib(y, R_DimSymbol);
+  if (XLENGTH(dx) != XLENGTH(dy))
+    return 0;
+  for (R_xlen_t i = 0; i < XLENGTH(dx); i++)
+    if (INTEGER(dx)[i] != INTEGER(dy)[i])
+      return 0;
+  return 1;
+}
+
+/* Dims of the answer, or R_NilValue; errors as R does.  */
+static SEXP answer_dims(SEXP x, SEXP y, R_xlen_t nx, R_xlen_t ny)
+{
+  int xa = is_array(x), ya = is_array(y);
+  if (xa && ya) {
+    if (!conformable(x, y))
+      Rf_error("non-conformable arrays");
+    return Rf_getAttrib(x, R_DimSymbol);
+  }
+  if (xa && (ny != 0 || nx == 0))
+    return Rf_getAttrib(x, R_DimSymbol);
+  if (ya && (nx != 0 || ny == 0))
+    return Rf_getAttrib(y, R_DimSymbol);
+  return R_NilValue;
+}
+
+static void set_binary_attrib(SEXP ans, SEXP x, SEXP y, SEXP dims,
+                              int arith)
+{
+  R_xlen_t n = XLENGTH(ans), nx = XLENGTH(x), ny = XLENGTH(y);
+  int xattr = ATTRIB(x) != R_NilValue, yattr = ATTRIB(y) != R_NilValue;
+  if (!xattr && !yattr)
+    return;
+  if (arith) {
+    if (yattr && n == ny)
+      Rf_copyMostAttrib(y, ans);
+    if (xattr && n == nx)
+      Rf_copyMostAttrib(x, ans); /* second: x's attributes win */
+  }
+  if (dims != R_NilValue) {
+    Rf_setAttrib(ans, R_DimSymbol, dims);
+    SEXP xn = Rf_getAttrib(x, R_DimNamesSymbol);
+    SEXP yn = Rf_getAttrib(y, R_DimNamesSymbol);
+    if (xn != R_NilValue)
+      Rf_setAttrib(ans, R_DimNamesSymbol, xn);
+    else if (yn != R_NilValue)
+      Rf_setAttrib(ans, R_DimNamesSymbol, yn);
+  } else if (!is_array(x) && !is_array(y)) {
+    SEXP xn = Rf_getAttrib(x, R_NamesSymbol);
+    SEXP yn = Rf_getAttrib(y, R_NamesSymbol);
+    if (xn != R_NilValue && XLENGTH(xn) == n)
+      Rf_setAttrib(ans, R_NamesSymbol, xn);
+    else if (yn != R_NilValue && XLENGTH(yn) == n)
+      Rf_setAttrib(ans, R_NamesSymbol, yn);
+  }
+}
+
+static int numeric_type(SEXP x)
+{
+  int t = TYPEOF(x);
+  return t == LGLSXP || t == INTSXP || t == REALSXP;
+}
+
+/* Operands we leave to base R. */
+static int unsupported(SEXP x)
+{
+  if (!numeric_type(x) || IS_S4_OBJECT(x))
+    return 1;
+  if (Rf_getAttrib(x, R_TspSymbol) != R_NilValue)
+    return 1;
+  return 0;
+}
+
+/* --- entry points ------------------------------------------------------ */
+
+static SEXP unary(int op, SEXP x, SEXP rt)
+{
+  if (op != OP_MINUS && op != OP_PLUS)
+    Rf_error("invalid unary operator");
+  R_xlen_t n = XLENGTH(x);
+  int type = TYPEOF(x) == REALSXP ? REALSXP : INTSXP;
+  if (op == OP_PLUS && TYPEOF(x) != LGLSXP)
+    return x;
+  SEXP ans = PROTECT(alloc_result(rt, type, n));
+  if (type == REALSXP) {
+    const double *a = REAL_RO(x);
+    double *r = REAL(ans);
+    for (R_xlen_t i = 0; i < n; i++)
+      r[i] = -a[i];
+  } else {
+    const int *a = TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x);
+    int *r = INTEGER(ans);
+    if (op == OP_PLUS)
+      for (R_xlen_t i = 0; i < n; i++)
+        r[i] = a[i];
+    else
+      for (R_xlen_t i = 0; i < n; i++)
+        r[i] = a[i] == NA_INTEGER ? NA_INTEGER : -a[i];
+  }
+  SHALLOW_DUPLICATE_ATTRIB(ans, x);
+  UNPROTECT(1);
+  return ans;
+}
+
+static const void *ro(SEXP x)
+{
+  switch (TYPEOF(x)) {
+  case LGLSXP: return LOGICAL_RO(x);
+  case INTSXP: return INTEGER_RO(x);
+  default: return REAL_RO(x);
+  }
+}
+
+/* x OP y (OP an integer code above), y = NULL for unary - and +.
+   Returns NULL when base R should do it.  */
+SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
+{
+  int op = Rf_asInteger(op_);
+  if (op < OP_PLUS || op > OP_GE)
+    Rf_error("invalid operator code");
+  if (unsupported(x))
+    return R_NilValue;
+  if (y == R_NilValue)
+    return unary(op, x, rt);
+  if (unsupported(y))
+    return R_NilValue;
+  R_xlen_t nx = XLENGTH(x), ny = XLENGTH(y);
+  int xa = is_array(x), ya = is_array(y);
+  if ((xa && !ya && nx == 1 && ny != 1) || (ya && !xa && ny == 1 && nx != 1))
+    return R_NilValue; /* R drops the dims with a deprecation warning */
+  R_xlen_t n = (nx == 0 || ny == 0) ? 0 : (nx > ny ? nx : ny);
+  SEXP dims = PROTECT(answer_dims(x, y, nx, ny));
+  if (dims != R_NilValue) {
+    double p = 1;
+    for (R_xlen_t k = 0; k < XLENGTH(dims); k++)
+      p *= INTEGER(dims)[k];
+    if (p != (double)n)
+      Rf_error("dims [product %.0f] do not match the length of object "
+               "[%.0f]", p, (double)n);
+  }
+  int mismatch = n > 0 && nx != ny && nx != 1 && ny != 1
+                 && (nx > ny ? nx % ny : ny % nx) != 0;
+  int tx = TYPEOF(x) == REALSXP, ty = TYPEOF(y) == REALSXP;
+  int relop = op >= OP_EQ;
+  int type;
+  if (relop)
+    type = LGLSXP;
+  else if (tx || ty || op == OP_DIV || op == OP_POW)
+    type = REALSXP;
+  else
+    type = INTSXP;
+  SEXP ans = PROTECT(alloc_result(rt, type, n));
+  void *r = type == REALSXP  ? (void *)REAL(ans)
+            : type == INTSXP ? (void *)INTEGER(ans)
+                             : (void *)LOGICAL(ans);
+  const void *a = ro(x), *b = ro(y);
+  R_xlen_t n1 = nx, n2 = ny;
+  int ovf = 0;
+  if ((op == OP_PLUS || op == OP_TIMES) && tx && ty && n1 == 1 && n2 > 1) {
+    /* double scalar + double vector: R's compiled loop puts the vector
+       element first, which decides whether NA + NaN gives NA or NaN; do
+       the same (R says either may come out; we match this build) */
+    const void *t = a;
+    a = b;
+    b = t;
+    n1 = ny;
+    n2 = nx;
+  }
+  fmod_lost = 0;
+  if (n > 0) {
+    if (relop) {
+      if (tx && ty)
+        rel_dd(op, a, n1, b, n2, r, n);
+      else if (tx)
+        rel_di(op, a, n1, b, n2, r, n);
+      else if (ty)
+        rel_id(op, a, n1, b, n2, r, n);
+      else
+        rel_ii(op, a, n1, b, n2, r, n);
+    } else if (tx && ty) {
+      arith_dd(op, a, n1, b, n2, r, n);
+    } else if (tx) {
+      arith_di(op, a, n1, b, n2, r, n);
+    } else if (ty) {
+      arith_id(op, a, n1, b, n2, r, n);
+    } else {
+      ovf = arith_ii(op, a, n1, b, n2, r, n);
+    }
+  }
+  if (mismatch)
+    Rf_warning("longer object length is not a multiple of shorter object "
+               "length");
+  if (ovf)
+    Rf_warning("NAs produced by integer overflow");
+  if (fmod_lost)
+    Rf_warning("probable complete loss of accuracy in modulus");
+  set_binary_attrib(ans, x, y, dims, !relop);
+  UNPROTECT(2);
+  return ans;
+}
+
+/* --- Math ---------------------------------------------------------------- */
+
+enum {
+  M_SQRT = 1, M_EXP, M_LOG, M_ABS, M_FLOOR, M_CEILING, M_ROUND, M_SIGNIF,
+  M_SIN, M_COS, M_TAN, M_TRUNC, M_LOG2, M_LOG10, M_LOG1P, M_EXPM1, M_SIGN
+};
+
+static R_INLINE double r_log(double x)
+{
+  return x > 0 ? log(x) : x == 0 ? R_NegInf : R_NaN;
+}
+
+static R_INLINE double r_sign(double x)
+{
+  return ISNAN(x) ? x : (x > 0) ? 1 : (x == 0 ? 0 : -1);
+}
+
+#define MATH1(EXPR)                                                         \
+  for (R_xlen_t i = 0; i < n; i++) {                                        \
+    double x = GET(i);                                                      \
+    double y = (EXPR);                                                      \
+    if (ISNAN(y)) {                                                         \
+      if (ISNAN(x))                                                         \
+        y = x; /* NA stays NA, NaN stays NaN (R's math1) */                 \
+      else                                                                  \
+        naflag = 1;                                                         \
+    }                                                                       \
+    r[i] = y;                                                               \
+  }
+
+#define MATH_SWITCH                                                         \
+  switch (fun) {                                                            \
+  case M_SQRT: MATH1(sqrt(x)); break;                                       \
+  case M_EXP: MATH1(exp(x)); break;                                         \
+  case M_LOG:                                                               \
+    if (base == 10) {                                                       \
+      MATH1(x > 0 ? log10(x) : x == 0 ? R_NegInf : R_NaN);                  \
+    } else if (base == 2) {                                                 \
+      MATH1(x > 0 ? log2(x) : x == 0 ? R_NegInf : R_NaN);                   \
+    } else if (base == M_E) {                                               \
+      MATH1(r_log(x));                                                      \
+    } else {                                                                \
+      double lb = r_log(base);                                              \
+      MATH1(r_log(x) / lb);                                                 \
+    }                                                                       \
+    break;                                                                  \
+  case M_ABS: MATH1(fabs(x)); break;                                        \
+  case M_FLOOR: MATH1(floor(x)); break;                                     \
+  case M_CEILING: MATH1(ceil(x)); break;                                    \
+  case M_ROUND: MATH1(fround(x, digits)); break;                            \
+  case M_SIGNIF: MATH1(fprec(x, digits)); break;                            \
+  case M_SIN: MATH1(sin(x)); break;                                         \
+  case M_COS: MATH1(cos(x)); break;                                         \
+  case M_TAN: MATH1(tan(x)); break;                                         \
+  case M_TRUNC: MATH1(trunc(x)); break;                                     \
+  case M_LOG2: MATH1(x > 0 ? log2(x) : x == 0 ? R_NegInf : R_NaN); break;   \
+  case M_LOG10: MATH1(x > 0 ? log10(x) : x == 0 ? R_NegInf : R_NaN); break; \
+  case M_LOG1P: MATH1(log1p(x)); break;                                     \
+  case M_EXPM1: MATH1(expm1(x)); break;                                     \
+  case M_SIGN: MATH1(r_sign(x)); break;                                     \
+  }
+
+/* FUN(x) for the code FUN; ARG is the base of log or the digits of
+   round and signif.  Result double, except abs() of integer or logical,
+   which is integer.  All attributes of x are kept.  NULL: let R do it. */
+SEXP C_rfm_math(SEXP fun_, SEXP sx, SEXP arg, SEXP rt)
+{
+  int fun = Rf_asInteger(fun_);
+  if (fun < M_SQRT || fun > M_SIGN)
+    Rf_error("invalid function code");
+  if (unsupported(sx))
+    return R_NilValue;
+  R_xlen_t n = XLENGTH(sx);
+  int isreal = TYPEOF(sx) == REALSXP;
+  double base = M_E, digits = 0;
+  if (fun == M_LOG) {
+    base = Rf_asReal(arg);
+  } else if (fun == M_ROUND || fun == M_SIGNIF) {
+    digits = Rf_asReal(arg);
+    /* R 4.x keeps integers integer in round() and signif() with some
+       digits; leave those to R */
+    if (!isreal || ISNAN(digits))
+      return R_NilValue;
+  }
+  int naflag = 0;
+  SEXP ans;
+  if (fun == M_ABS && !isreal) {
+    ans = PROTECT(alloc_result(rt, INTSXP, n));
+    const int *a = TYPEOF(sx) == LGLSXP ? LOGICAL_RO(sx) : INTEGER_RO(sx);
+    int *r = INTEGER(ans);
+    for (R_xlen_t i = 0; i < n; i++)
+      r[i] = a[i] == NA_INTEGER ? NA_INTEGER : abs(a[i]);
+  } else {
+    ans = PROTECT(alloc_result(rt, REALSXP, n));
+    double *r = REAL(ans);
+    if (isreal) {
+      const double *a = REAL_RO(sx);
+#define GET(i) a[i]
+      MATH_SWITCH
+#undef GET
+    } else {
+      const int *a = TYPEOF(sx) == LGLSXP ? LOGICAL_RO(sx) : INTEGER_RO(sx);
+#define GET(i) I2D(a[i])
+      MATH_SWITCH
+#undef GET
+    }
+  }
+  if (naflag)
+    Rf_warning("NaNs produced");
+  SHALLOW_DUPLICATE_ATTRIB(ans, sx);
+  UNPROTECT(1);
+  return ans;
+}
+
+/* --- colSums, colMeans, rowSums, rowMeans -------------------------------- */
+
+/* WHAT: 0 colSums, 1 colMeans, 2 rowSums, 3 rowMeans, of the numeric
+   matrix X (R's do_colsum: long double accumulators, NA_integer_ counts
+   as NA_real_).  NULL: let R do it.  */
+SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP rt)
+{
+  int what = Rf_asInteger(what_), narm = Rf_asLogical(narm_) == TRUE;
+  if (unsupported(x))
+    return R_NilValue;
+  SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+  if (XLENGTH(dim) != 2)
+    return R_NilValue;
+  R_xlen_t nr = INTEGER(dim)[0], nc = INTEGER(dim)[1];
+  int isreal = TYPEOF(x) == REALSXP;
+  SEXP ans;
+  if (what < 2) {
+    ans = PROTECT(alloc_result(rt, REALSXP, nc));
+    double *r = REAL(ans);
+    for (R_xlen_t j = 0; j < nc; j++) {
+      long double s = 0.0;
+      R_xlen_t cnt = nr;
+      if (isreal) {
+        const double *c = REAL_RO(x) + nr * j;
+        if (narm) {
+          cnt = 0;
+          for (R_xlen_t i = 0; i < nr; i++)
+            if (!ISNAN(c[i])) {
+              s += c[i];
+              cnt++;
+            }
+        } else {
+          for (R_xlen_t i = 0; i < nr; i++)
+            s += c[i];
+        }
+      } else {
+        const int *c = (TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x))
+                       + nr * j;
+        cnt = 0;
+        for (R_xlen_t i = 0; i < nr; i++) {
+          if (c[i] == NA_INTEGER) {
+            if (!narm) {
+              s = NA_REAL;
+              break;
+            }
+          } else {
+            s += c[i];
+            cnt++;
+          }
+        }
+      }
+      if (what == 1)
+        s /= cnt;
+      r[j] = (double)s;
+    }
+    SEXP dn = Rf_getAttrib(x, R_DimNamesSymbol);
+    if (dn != R_NilValue && VECTOR_ELT(dn, 1) != R_NilValue)
+      Rf_setAttrib(ans, R_NamesSymbol, VECTOR_ELT(dn, 1));
+  } else {
+    long double *acc = (long double *)R_alloc((size_t)(nr > 0 ? nr : 1),
+                                              sizeof(long double));
+    int *cnt = NULL;
+    if (narm && what == 3)
+      cnt = (int *)R_alloc((size_t)(nr > 0 ? nr : 1), sizeof(int));
+    for (R_xlen_t i = 0; i < nr; i++) {
+      acc[i] = 0.0;
+      if (cnt)
+        cnt[i] = 0;
+    }
+    for (R_xlen_t j = 0; j < nc; j++) {
+      if (isreal) {
+        const double *c = REAL_RO(x) + nr * j;
+        if (!narm)
+          for (R_xlen_t i = 0; i < nr; i++)
+            acc[i] += c[i];
+        else
+          for (R_xlen_t i = 0; i < nr; i++)
+            if (!ISNAN(c[i])) {
+              acc[i] += c[i];
+              if (cnt)
+                cnt[i]++;
+            }
+      } else {
+        const int *c = (TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x))
+                       + nr * j;
+        for (R_xlen_t i = 0; i < nr; i++) {
+          if (c[i] == NA_INTEGER) {
+            if (!narm)
+              acc[i] = NA_REAL;
+          } else {
+            acc[i] += c[i];
+            if (cnt)
+              cnt[i]++;
+          }
+        }
+      }
+    }
+    ans = PROTECT(alloc_result(rt, REALSXP, nr));
+    double *r = REAL(ans);
+    for (R_xlen_t i = 0; i < nr; i++) {
+      long double s = acc[i];
+      if (what == 3)
+        s /= cnt ? cnt[i] : nc;
+      r[i] = (double)s;
+    }
+    SEXP dn = Rf_getAttrib(x, R_DimNamesSymbol);
+    if (dn != R_NilValue && VECTOR_ELT(dn, 0) != R_NilValue)
+      Rf_setAttrib(ans, R_NamesSymbol, VECTOR_ELT(dn, 0));
+  }
+  UNPROTECT(1);
+  return ans;
+}

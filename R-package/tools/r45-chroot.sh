@@ -1,0 +1,178 @@
+#!/bin/bash
+# r45-chroot.sh: check the R package Rfmalloc on R 4.5, in a Debian 13
+# (trixie) chroot, against a libfmalloc-r release tarball.
+#
+# Usage (as root): bash R-package/tools/r45-chroot.sh TARBALL [PACKAGE_DIR]
+#   TARBALL      libfmalloc-r-X.Y.Z.tar.gz, the output of 'make dist'
+#   PACKAGE_DIR  the package source (default: the directory above tools/)
+#
+# The chroot is made once with debootstrap (--variant=minbase) and kept in
+# FMR_CHROOT (default /var/cache/fmalloc-r-ci/trixie); the stamp file
+# FMR_CHROOT/.fmr-ci-stamp is written only after every package is
+# installed, and holds the package list.  A run that finds the stamp (with
+# the same list) reuses the chroot; one that finds a chroot without it
+# (an interrupted build) or with another list removes it and starts over.
+# A fresh build takes a few minutes (mostly downloading R and the
+# compiler); a reused run takes as long as the package check.
+#
+# Inside the chroot the tarball is built and installed in /usr/local
+# (./configure --prefix=/usr/local && make && make install && ldconfig),
+# then the package is built and checked by R-package/tools/ci-test.sh:
+# its output, with testthat's summary line
+# "[ FAIL n | WARN n | SKIP n | PASS n ]", is printed.  Exits non-zero
+# if anything fails, or if R CMD check reports an ERROR or a WARNING.
+#
+# /proc and /dev are mounted in the chroot only while commands run there
+# and are always unmounted on exit.  Runs are serialized by a lock file.
+#
+# Environment:
+#   FMR_CHROOT         the chroot directory (see above)
+#   FMR_DEBIAN_MIRROR  the Debian mirror (default: the first Debian URI
+#                      in the host's /etc/apt/sources.list{,.d/*})
+#   JOBS               make -j for the library (default 2)
+
+set -euo pipefail
+
+suite=trixie
+root=${FMR_CHROOT:-/var/cache/fmalloc-r-ci/$suite}
+stamp=$root/.fmr-ci-stamp
+jobs=${JOBS:-2}
+chroot_packages="r-base-dev r-cran-testthat r-cran-callr build-essential pkg-config"
+# The chroot's environment: nothing of the caller's leaks in.
+chroot_env=(env -i HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=dumb
+            PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+            DEBIAN_FRONTEND=noninteractive TMPDIR=/tmp MAKEFLAGS=-j$jobs)
+
+say () { printf '==> [r45 %dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+die () { echo "r45-chroot: $*" >&2; exit 1; }
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: $0 TARBALL [PACKAGE_DIR]" >&2
+  exit 2
+fi
+tarball=$(readlink -f "$1")
+pkgdir=$(cd "${2:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)
+[ -f "$tarball" ] || die "no tarball $1"
+[ -f "$pkgdir/DESCRIPTION" ] || die "no package in $pkgdir"
+[ -f "$pkgdir/tools/ci-test.sh" ] || die "no $pkgdir/tools/ci-test.sh"
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot, mount)"
+
+# The Debian mirror the host uses (deb822 .sources or one-line format).
+host_mirror () {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++)
+                         if ($i !~ /^\[/ && $i !~ /\]$/ && $i !~ /=/) {
+                           print $i; break } }' "$f"
+  done
+}
+mirror=${FMR_DEBIAN_MIRROR:-$(host_mirror | grep -E '/debian/?$' | head -1 || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+
+mkdir -p "$(dirname "$root")"
+exec 9> "$root.lock"
+flock 9
+
+# Mounts: only while this script runs commands in the chroot.
+mounted=()
+unmount_all () {
+  local i
+  for (( i = ${#mounted[@]} - 1; i >= 0; i-- )); do
+    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true
+  done
+  mounted=()
+}
+cleanup () {
+  local status=$?
+  unmount_all
+  if [ -n "${work:-}" ]; then rm -rf "$root$work"; fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mount_all () {
+  mountpoint -q "$root/proc" || { mount -t proc proc "$root/proc"; mounted+=("$root/proc"); }
+  mountpoint -q "$root/dev" || { mount --bind /dev "$root/dev"; mounted+=("$root/dev"); }
+}
+in_chroot () { chroot "$root" "${chroot_env[@]}" "$@"; }
+
+# ------------------------------------------------------------------
+# The chroot: reuse it, or make it.
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$chroot_packages" ]; then
+  say "reusing the $suite chroot in $root"
+else
+  t0=$SECONDS
+  if [ -e "$root" ]; then
+    say "removing the incomplete or outdated chroot $root"
+    for m in "$root/proc" "$root/dev/pts" "$root/dev" "$root/sys"; do
+      if mountpoint -q "$m" 2>/dev/null; then umount -l "$m"; fi
+    done
+    rm -rf --one-file-system "$root"
+  fi
+  if ! command -v debootstrap > /dev/null; then
+    say "installing debootstrap on the host"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y debootstrap || { apt-get update && apt-get install -y debootstrap; }
+  fi
+  say "debootstrap --variant=minbase $suite $root $mirror"
+  debootstrap --variant=minbase "$suite" "$root" "$mirror"
+  cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+  # No service may start inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
+  mount_all
+  say "apt-get install $chroot_packages (in the chroot)"
+  in_chroot apt-get update
+  in_chroot apt-get install -y --no-install-recommends $chroot_packages
+  in_chroot apt-get clean
+  unmount_all
+  printf '%s\n' "$chroot_packages" > "$stamp"
+  say "the $suite chroot is ready ($(( SECONDS - t0 )) s)"
+fi
+
+# ------------------------------------------------------------------
+# Build the library from the tarball, then check the package.
+
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+work=/tmp/fmr-r45.$$
+rm -rf "$root$work"
+mkdir -p "$root$work/R-package"
+cp "$tarball" "$root$work/"
+# The package source without build products of the host's R.
+tar -C "$pkgdir" --exclude='*.o' --exclude='*.so' --exclude=src/Makevars \
+    --exclude='*.Rcheck' --exclude='.Rhistory' -cf - . \
+  | tar -C "$root$work/R-package" -xf -
+mount_all
+
+say "R $(in_chroot R --version | head -1 | cut -d' ' -f3) in the chroot"
+say "building $(basename "$tarball") (in the chroot)"
+# Drop what an earlier run installed, so only this tarball's library is there.
+rm -f "$root"/usr/local/lib/libfmalloc-r.* "$root"/usr/local/lib/pkgconfig/libfmalloc-r.pc
+rm -f "$root"/usr/local/include/fmalloc-r*.h
+srcname=$(basename "$tarball")
+srcname=${srcname%.tar.*}
+if ! in_chroot sh -c "cd $work && tar -xf $(basename "$tarball") \
+       && cd $srcname \
+       && ./configure --prefix=/usr/local > configure.log 2>&1 \
+       && make -j$jobs > make.log 2>&1 && make install > install.log 2>&1 \
+       && ldconfig" ; then
+  for f in "$root$work"/*/configure.log "$root$work"/*/make.log \
+           "$root$work"/*/install.log "$root$work"/*/config.log; do
+    if [ -f "$f" ]; then echo "----- $f"; tail -40 "$f"; fi
+  done
+  die "the library did not build in the chroot"
+fi
+
+say "R CMD build + R CMD check (in the chroot)"
+status=0
+in_chroot sh "$work/R-package/tools/ci-test.sh" "$work/R-package" || status=$?
+say "done (exit status $status)"
+exit "$status"
