@@ -123,8 +123,11 @@ static bool slot_has_name(const struct fmr_heap *heap, uint64_t slot,
                           const char *name, size_t len)
 {
   const struct fmr_disk_record *r = slot_at(heap, slot);
-  return r->rec_name_len == len && r->rec_aux_offset != 0 &&
-         memcmp(fmr_at(heap, r->rec_aux_offset), name, len) == 0;
+  uint64_t aux = r->rec_aux_offset;
+  /* Bounds first: a reader's slot may be reused by the writer. */
+  return r->rec_name_len == len && aux >= FMR_HEAP_START &&
+         aux < heap->mapped && len <= heap->mapped - aux &&
+         memcmp(fmr_at(heap, aux), name, len) == 0;
 }
 
 static uint64_t name_lookup(const struct fmr_heap *heap, const char *name,
@@ -349,7 +352,9 @@ static int walk_chain(struct fmr_heap *heap)
   if (offset == 0)
     return fmr_fail(FMR_ECORRUPT, "%s has no catalog", heap->path);
   while (offset != 0) {
-    const struct fmr_disk_segment *seg = fmr_at(heap, offset);
+    /* The offset comes from the file: check it before forming a pointer. */
+    const struct fmr_disk_segment *seg =
+        offset < heap->mapped ? fmr_at(heap, offset) : NULL;
     if (offset % FMR_GRANULE != 0 || offset < FMR_HEAP_START ||
         offset > heap->mapped - SEGMENT_HEADER ||
         memcmp(seg->seg_magic, FMR_SEGMENT_MAGIC, FMR_MAGIC_SIZE) != 0 ||
@@ -794,25 +799,32 @@ int fmr_catalog_copy_record(struct fmr_heap *dst, const struct fmr_heap *src,
 static void fill_record(const struct fmr_heap *heap, uint64_t slot,
                         fmr_record *out)
 {
-  const struct fmr_disk_record *r = slot_at(heap, slot);
+  /* Work on a copy: in a reader the writer may reuse the slot meanwhile,
+     so nothing read from it is trusted without a bounds check. */
+  struct fmr_disk_record r = *slot_at(heap, slot);
   memset(out, 0, offsetof(fmr_record, name));
-  out->id = r->rec_id;
-  out->generation = r->rec_generation;
-  out->state = load_state(r) == FMR_SLOT_COMMITTED ? FMR_RECORD_COMMITTED
-                                                   : FMR_RECORD_TOMBSTONE;
-  out->type = r->rec_type;
-  out->length = r->rec_length;
-  out->payload_offset = r->rec_payload_offset;
-  out->payload_bytes = r->rec_payload_bytes;
-  out->payload =
-      r->rec_payload_offset ? fmr_at(heap, r->rec_payload_offset) : NULL;
-  memcpy(out->name, record_name(heap, r), r->rec_name_len);
-  out->name[r->rec_name_len] = '\0';
-  out->meta = r->rec_meta_len
-                  ? (const unsigned char *)fmr_at(heap, r->rec_aux_offset) +
-                        r->rec_name_len
-                  : NULL;
-  out->meta_len = r->rec_meta_len;
+  out->id = r.rec_id;
+  out->generation = r.rec_generation;
+  out->state = r.rec_state == FMR_SLOT_COMMITTED ? FMR_RECORD_COMMITTED
+                                                 : FMR_RECORD_TOMBSTONE;
+  out->type = r.rec_type;
+  out->length = r.rec_length;
+  out->payload_offset = r.rec_payload_offset;
+  out->payload_bytes = r.rec_payload_bytes;
+  if (r.rec_payload_offset != 0 &&
+      extent_ok(r.rec_payload_offset, r.rec_payload_bytes, heap->mapped))
+    out->payload = fmr_at(heap, r.rec_payload_offset);
+  out->name[0] = '\0';
+  if (r.rec_aux_offset == 0 ||
+      !extent_ok(r.rec_aux_offset, r.rec_aux_bytes, heap->mapped) ||
+      r.rec_name_len > FMR_NAME_MAX ||
+      (uint64_t)r.rec_name_len + r.rec_meta_len > r.rec_aux_bytes)
+    return;
+  const unsigned char *aux = fmr_at(heap, r.rec_aux_offset);
+  memcpy(out->name, aux, r.rec_name_len);
+  out->name[r.rec_name_len] = '\0';
+  out->meta = r.rec_meta_len ? aux + r.rec_name_len : NULL;
+  out->meta_len = r.rec_meta_len;
 }
 
 /* Is SLOT still the live record ID?  A reader's index can lag behind the
