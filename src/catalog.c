@@ -815,6 +815,8 @@ static void fill_record(const struct fmr_heap *heap, uint64_t slot,
       extent_ok(r.rec_payload_offset, r.rec_payload_bytes, heap->mapped))
     out->payload = fmr_at(heap, r.rec_payload_offset);
   out->name[0] = '\0';
+  out->meta = NULL;
+  out->meta_len = 0;
   if (r.rec_aux_offset == 0 ||
       !extent_ok(r.rec_aux_offset, r.rec_aux_bytes, heap->mapped) ||
       r.rec_name_len > FMR_NAME_MAX ||
