@@ -322,7 +322,7 @@ static int numeric_type(SEXP x)
 /* Operands we leave to base R. */
 static int unsupported(SEXP x)
 {
-  if (!numeric_type(x) || IS_S4_OBJECT(x))
+  if (!numeric_type(x) || Rf_isS4(x))
     return 1;
   if (Rf_getAttrib(x, R_TspSymbol) != R_NilValue)
     return 1;
