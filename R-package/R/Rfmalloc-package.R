@@ -41,17 +41,18 @@
 #' A persistent vector written with `saveRDS()` or `serialize()` is a
 #' reference: the absolute path of the heap file, its uuid, the record id
 #' and generation.  Reading it back opens the file (read-only if another
-#' process holds the writer lock) and checks all four; a missing or
-#' replaced file, or a destroyed or changed record, is an error.  R loads
+#' process holds the writer lock) and checks them; a missing or replaced
+#' file, or a destroyed record, is an error.  R loads
 #' Rfmalloc to read such a reference; if the package cannot be loaded, R
 #' gives a length-zero vector with a warning.  The data never leave the
 #' heap file: copy the file with the `.rds` file, or use
 #' `options(Rfmalloc.serialize = "value")`.
 #'
-#' A reference names one version of a record: renaming or re-saving the
-#' vector with [fmalloc_save()], or a character vector outgrowing its
-#' block, gives the record a new generation, and older references then
-#' fail with an error saying the record has changed.
+#' A reference names a record, not one version of it: renaming or
+#' re-saving the vector with [fmalloc_save()], or a character vector
+#' outgrowing its block, gives the record a new generation, and a reference
+#' saved before reads the record as it is now.  A record older than the
+#' reference (the heap file was replaced by an older copy) is an error.
 #'
 #' @section Read-only heaps:
 #' A heap file whose writer lock is held by another process is opened

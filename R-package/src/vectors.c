@@ -399,9 +399,14 @@ static SEXP vec_Unserialize(SEXP cls, SEXP state)
              state_string(state, 2), path);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot read the record of an Rfmalloc reference");
-  if (rec.generation != gen)
-    Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' has "
-             "changed since it was saved (generation %llu, expected %s)",
+  /* Ids are never reused, so (uuid, id) names the record; its later
+     versions (renamed, re-saved, a grown character block) are what the
+     reference reads.  An older version means the file itself is older
+     than the reference: a restored copy, whose data may not match. */
+  if (rec.generation < gen)
+    Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' is "
+             "older than the reference (generation %llu, expected at least "
+             "%s); the heap file was replaced by an older copy",
              state_string(state, 2), path,
              (unsigned long long)rec.generation, state_string(state, 3));
   if (!RFM_TAG_IS_OURS(rec.type)

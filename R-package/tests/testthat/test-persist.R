@@ -120,6 +120,34 @@ test_that("a replaced file or a destroyed record is detected", {
   cleanup_fmalloc(rt2)
 })
 
+test_that("a reference reads later versions of its record, not older ones", {
+  path <- heap_file()
+  backup <- tempfile()
+  rds1 <- tempfile(fileext = ".rds")
+  rds2 <- tempfile(fileext = ".rds")
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(c("a", "b"), runtime = rt)
+  saveRDS(x, rds1)
+  cleanup_fmalloc(rt)
+  rm(rt, x)
+  invisible(gc())
+  expect_true(file.copy(path, backup))
+  rt <- open_fmalloc(path)
+  x <- readRDS(rds1)
+  fmalloc_save(x, "named", runtime = rt) # a new generation
+  expect_identical(readRDS(rds1)[1:2], c("a", "b"))
+  saveRDS(x, rds2)
+  cleanup_fmalloc(rt)
+  rm(rt, x)
+  invisible(gc())
+  # The file goes back to the copy taken before the second generation.
+  expect_true(file.copy(backup, path, overwrite = TRUE))
+  rt <- open_fmalloc(path)
+  expect_identical(readRDS(rds1)[1:2], c("a", "b"))
+  expect_error(readRDS(rds2), "older than the reference")
+  cleanup_fmalloc(rt)
+})
+
 test_that("scratch vectors and the value option serialize by value", {
   rt <- open_fmalloc(heap_dir(), mode = "scratch")
   x <- as_fmalloc(as.double(1:1000), runtime = rt)
