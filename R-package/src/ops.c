@@ -28,21 +28,12 @@ enum {
   OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE
 };
 
-static double threshold(void)
-{
-  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.threshold"));
-  if (opt == R_NilValue)
-    return 1e5;
-  double t = Rf_asReal(opt);
-  return ISNAN(t) ? 1e5 : t;
-}
-
 /* A result vector: in runtime RT (an external pointer, or NULL for
    none) when it is at least the threshold long and RT can allocate,
    else in ordinary memory.  */
 static SEXP alloc_result(SEXP rt, int type, R_xlen_t n)
 {
-  if (rt != R_NilValue && (double)n >= threshold()) {
+  if (rt != R_NilValue && (double)n >= rfm_threshold()) {
     rfm_runtime *r = rfm_runtime_get(rt, 0);
     if (!r->readonly && !r->close_requested)
       return rfm_new_vector(rt, type, n, 0);

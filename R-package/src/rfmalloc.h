@@ -84,6 +84,9 @@ SEXP rfm_unwrap(SEXP x);
 rfm_vector *rfm_vec(SEXP x);
 void *rfm_payload(rfm_vector *v);
 SEXP rfm_new_vector(SEXP rt_ext, int type, R_xlen_t n, int zero);
+/* getOption("Rfmalloc.threshold"), default 1e5: results at least this
+   long are file-backed. */
+double rfm_threshold(void);
 SEXP rfm_wrap_record(SEXP rt_ext, const fmr_record *rec);
 SEXP rfm_runtime_ext_of(SEXP x);
 size_t rfm_elt_size(int type);

@@ -109,7 +109,7 @@ SEXP rfm_runtime_ext_of(SEXP x)
   return R_ExternalPtrProtected(ext);
 }
 
-static double threshold(void)
+double rfm_threshold(void)
 {
   SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.threshold"));
   if (opt == R_NilValue)
@@ -305,7 +305,7 @@ static SEXP vec_Duplicate(SEXP x, Rboolean deep)
 {
   rfm_vector *v = rfm_vec(x);
   rfm_runtime *rt = v->rt;
-  if ((double)v->length < threshold() || rt->close_requested
+  if ((double)v->length < rfm_threshold() || rt->close_requested
       || rt->readonly)
     return NULL;
   rfm_vector *o = data_owner(v);
@@ -611,7 +611,7 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
     return NULL;
   rfm_vector *v = rfm_vec(x);
   R_xlen_t n = XLENGTH(indx), len = v->length;
-  if ((double)n < threshold() || v->rt->close_requested || v->rt->readonly)
+  if ((double)n < rfm_threshold() || v->rt->close_requested || v->rt->readonly)
     return NULL;
   SEXP rt_ext = rfm_runtime_ext_of(x);
   void *src = rfm_payload(v);
@@ -690,7 +690,7 @@ static SEXP vec_Coerce(SEXP x, int type)
   int from = v->type;
   int ok = (type == REALSXP && (from == INTSXP || from == LGLSXP))
            || (type == INTSXP && from == LGLSXP);
-  if (!ok || (double)v->length < threshold() || v->rt->close_requested
+  if (!ok || (double)v->length < rfm_threshold() || v->rt->close_requested
       || v->rt->readonly)
     return NULL;
   SEXP ans = PROTECT(new_vector(rfm_runtime_ext_of(x), type, v->length, 0,
