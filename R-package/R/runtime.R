@@ -244,3 +244,44 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
   )
   list(runtime = info, catalog = catalog, summary = summary)
 }
+
+#' Compact a heap file
+#'
+#' Rewrites a persistent heap file without its free space and its
+#' tombstones, so that it shrinks.  Every committed record (every vector
+#' saved with [fmalloc_save()] or serialized by reference) keeps its id,
+#' generation, name and data, and the file keeps its identity, so saved
+#' references stay valid.  The new file is written beside the old one and
+#' renamed over it: a crash leaves the old file or the new one, whole.
+#'
+#' The file must not be open in this R session: call [cleanup_fmalloc()]
+#' on its runtime and drop its vectors first (`rm()` them, then `gc()`).
+#' Another process with the file open for writing makes it fail too.
+#'
+#' @param filepath Path of the heap file.
+#' @return Invisibly, a named numeric vector: the file size in bytes
+#'   `before` and `after`.
+#' @examples
+#' path <- file.path(tempdir(), "compact-example.fmr")
+#' rt <- open_fmalloc(path)
+#' keep <- as_fmalloc(1:10, runtime = rt)
+#' fmalloc_save(keep, "keep", runtime = rt)
+#' junk <- as_fmalloc(as.double(1:1e6), runtime = rt)
+#' fmalloc_save(junk, "junk", runtime = rt)
+#' fmalloc_destroy("junk", runtime = rt)
+#' cleanup_fmalloc(rt)
+#' rm(rt, keep, junk)
+#' invisible(gc())
+#' sizes <- compact_fmalloc(path)
+#' sizes
+#' rt <- open_fmalloc(path)
+#' fmalloc_load("keep", runtime = rt)
+#' cleanup_fmalloc(rt)
+#' @export
+compact_fmalloc <- function(filepath) {
+  if (!is.character(filepath) || length(filepath) != 1L ||
+      is.na(filepath)) {
+    stop("'filepath' must be a single file path", call. = FALSE)
+  }
+  invisible(.Call(C_rfm_compact, normalizePath(filepath, mustWork = FALSE)))
+}

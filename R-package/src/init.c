@@ -27,6 +27,7 @@ SEXP C_rfm_list_new(SEXP, SEXP);
 SEXP C_rfm_list_ids(SEXP);
 SEXP C_rfm_list_set(SEXP, SEXP, SEXP);
 SEXP C_rfm_has_altlist(void);
+SEXP C_rfm_compact(SEXP);
 void rfm_register_ccallables(void);
 SEXP C_rfm_unload(void);
 
@@ -56,6 +57,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_list_ids, 1),
     ENTRY(C_rfm_list_set, 3),
     ENTRY(C_rfm_has_altlist, 0),
+    ENTRY(C_rfm_compact, 1),
     ENTRY(C_rfm_arith, 4),
     ENTRY(C_rfm_math, 4),
     ENTRY(C_rfm_colsums, 4),

@@ -464,3 +464,31 @@ void rfm_init_runtime(void)
   vector_list = Rf_cons(R_NilValue, R_NilValue);
   R_PreserveObject(vector_list);
 }
+
+/* compact_fmalloc(): fmr_compact on a file this R session has not open
+   (the library refuses a file open in this process). */
+SEXP C_rfm_compact(SEXP path)
+{
+  if (!Rf_isString(path) || XLENGTH(path) != 1 ||
+      STRING_ELT(path, 0) == NA_STRING)
+    Rf_error("'filepath' must be a single file path");
+  const char *p = Rf_translateChar(STRING_ELT(path, 0));
+  uint64_t before = 0, after = 0;
+  int rc = fmr_compact(p, &before, &after);
+  if (rc == FMR_EBUSY)
+    Rf_error("cannot compact '%s': it is open in this R session; call "
+             "cleanup_fmalloc() on its runtime and drop its vectors "
+             "(rm() them, then gc()) first",
+             p);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot compact the heap file");
+  SEXP ans = PROTECT(Rf_allocVector(REALSXP, 2));
+  REAL(ans)[0] = (double)before;
+  REAL(ans)[1] = (double)after;
+  SEXP names = PROTECT(Rf_allocVector(STRSXP, 2));
+  SET_STRING_ELT(names, 0, Rf_mkChar("before"));
+  SET_STRING_ELT(names, 1, Rf_mkChar("after"));
+  Rf_setAttrib(ans, R_NamesSymbol, names);
+  UNPROTECT(2);
+  return ans;
+}
