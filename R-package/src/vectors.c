@@ -833,18 +833,25 @@ SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta)
   return Rf_ScalarReal((double)v->record_id);
 }
 
-SEXP C_rfm_find(SEXP rt, SEXP name)
+/* The record named NAME in runtime RT, or an R error. */
+static rfm_runtime *find_named(SEXP rt, SEXP name, fmr_record *rec)
 {
   rfm_runtime *r = rfm_runtime_get(rt, 0);
   if (r->mode != FMR_MODE_PERSISTENT)
     Rf_error("a scratch runtime has no named objects");
   const char *nm = Rf_translateCharUTF8(STRING_ELT(name, 0));
-  fmr_record rec;
-  int rc = fmr_record_find(r->heap, nm, &rec);
+  int rc = fmr_record_find(r->heap, nm, rec);
   if (rc == FMR_ENOTFOUND)
     Rf_error("no object named '%s' in '%s'", nm, r->path);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot look up the name");
+  return r;
+}
+
+SEXP C_rfm_find(SEXP rt, SEXP name)
+{
+  fmr_record rec;
+  find_named(rt, name, &rec);
   SEXP ans = PROTECT(Rf_allocVector(VECSXP, 2));
   SET_VECTOR_ELT(ans, 0, rfm_wrap_record(rt, &rec));
   SEXP meta = Rf_allocVector(RAWSXP, (R_xlen_t)rec.meta_len);
@@ -871,17 +878,9 @@ SEXP C_rfm_destroy(SEXP x)
 
 SEXP C_rfm_destroy_name(SEXP rt, SEXP name)
 {
-  rfm_runtime *r = rfm_runtime_get(rt, 0);
-  if (r->mode != FMR_MODE_PERSISTENT)
-    Rf_error("a scratch runtime has no named objects");
-  const char *nm = Rf_translateCharUTF8(STRING_ELT(name, 0));
   fmr_record rec;
-  int rc = fmr_record_find(r->heap, nm, &rec);
-  if (rc == FMR_ENOTFOUND)
-    Rf_error("no object named '%s' in '%s'", nm, r->path);
-  if (rc != FMR_OK)
-    rfm_fail(rc, "cannot look up the name");
-  rc = fmr_record_free(r->heap, rec.id);
+  rfm_runtime *r = find_named(rt, name, &rec);
+  int rc = fmr_record_free(r->heap, rec.id);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot free the record");
   rfm_mark_dead(r, rec.payload);
