@@ -21,7 +21,13 @@
 #'
 #' On both, assigning anything other than `NULL` or an fmalloc vector of
 #' the same runtime to an element is an error (use [as_fmalloc()] to copy
-#' a value in first), and so is changing the length of the list.  Copies
+#' a value in first), and so is changing the length of the list.  One
+#' exception keeps nested changes such as `l[[1]][2] <- 5` or
+#' `l$a[2] <- 5` working: R makes them by changing a copy of the element,
+#' which is an ordinary vector when the element is shorter than
+#' `getOption("Rfmalloc.threshold", 1e5)`; an ordinary atomic vector
+#' that replaces an fmalloc element of the same type is copied into the
+#' list's runtime.  Copies
 #' that R makes of a list (when a shared list is changed) share its ids
 #' vector, so they are the same record when saved.
 #'
@@ -134,16 +140,34 @@ check_element <- function(x, value) {
   }
 }
 
+# VALUE as element I of the fmalloc list X: an ordinary atomic vector
+# replacing an fmalloc element of the same type (what a nested change
+# such as x[[i]][j] <- v makes of a short element) is copied into the
+# runtime; anything else must pass check_element().
+element_value <- function(x, i, value) {
+  if (is.atomic(value) && !is.null(value) && !is_fmalloc(value)) {
+    old <- .subset2(x, i)
+    rt <- fmalloc_runtime_of(x)
+    if (is_fmalloc(old) && identical(typeof(old), typeof(value)) &&
+        identical(fmalloc_runtime_of(old), rt)) {
+      return(copy_in(value, rt))
+    }
+  }
+  check_element(x, value)
+  value
+}
+
 #' @export
 `[[<-.fmalloc_list` <- function(x, i, value) {
-  check_element(x, value)
   if (is.character(i)) {
     i <- match(i, names(x))
   }
   if (!is.numeric(i) || length(i) != 1L || is.na(i) || i < 1 ||
       i > length(x)) {
+    check_element(x, value)
     stop("an fmalloc list cannot change its length", call. = FALSE)
   }
+  value <- element_value(x, i, value)
   if (is_altlist(x)) {
     return(.Call(C_rfm_list_set, x, i, value))
   }

@@ -3,11 +3,26 @@
 # threshold.
 
 ops_codes <- c("+", "-", "*", "/", "^", "%%", "%/%",
-               "==", "!=", "<", "<=", ">", ">=")
+               "==", "!=", "<", "<=", ">", ">=", "&", "|", "!")
 
 math_codes <- c("sqrt", "exp", "log", "abs", "floor", "ceiling", "round",
                 "signif", "sin", "cos", "tan", "trunc", "log2", "log10",
                 "log1p", "expm1", "sign")
+cum_codes <- c("cumsum", "cumprod", "cummax", "cummin")
+
+# TRUE if this R's cumulative functions make everything from an NA on
+# NA even after a NaN (R 4.5 does; R 4.2 keeps whichever came first).
+# Asked of base R itself, once.
+cum_na_wins <- local({
+  ans <- NULL
+  function() {
+    if (is.null(ans)) {
+      v <- cumsum(c(NaN, NA))[2L]
+      ans <<- is.na(v) && !is.nan(v)
+    }
+    ans
+  }
+})
 
 # The runtime results go to: RUNTIME if given, else that of the first
 # fmalloc operand; NULL (ordinary memory) if there is none.
@@ -37,9 +52,12 @@ plain_numeric <- function(x) {
 #' in C, by R's rules: recycling (with R's warning when the longer
 #' length is not a multiple of the shorter), `NA` and `NaN`
 #' propagation, integer overflow giving `NA` with a warning, integer
-#' `%/%` and `%%` by zero giving `NA`, and R's attribute rules (`dim`
+#' `%/%` and `%%` by zero giving `NA`, `&` and `|` with R's
+#' three-valued logic (`FALSE & NA` is `FALSE`, `TRUE | NA` is `TRUE`;
+#' numbers count as `TRUE` when not zero), and R's attribute rules (`dim`
 #' and `dimnames`, or `names`, from the operands; for arithmetic also the
-#' other attributes of each operand as long as the answer).  An answer
+#' other attributes of each operand as long as the answer; `!` of a
+#' logical vector keeps all its attributes).  An answer
 #' with at least `getOption("Rfmalloc.threshold", 1e5)` elements is an
 #' uncommitted fmalloc vector, reclaimed when it is no longer reachable;
 #' a shorter one is an ordinary R vector.
@@ -50,9 +68,9 @@ plain_numeric <- function(x) {
 #' base R and gives an ordinary R result.
 #'
 #' @param e1,e2 Operands: vectors, matrices or arrays, fmalloc or not.
-#'   Leave `e2` out for unary `-` and `+`.
+#'   Leave `e2` out for unary `-`, `+` and `!`.
 #' @param op One of `"+"`, `"-"`, `"*"`, `"/"`, `"^"`, `"%%"`, `"%/%"`,
-#'   `"=="`, `"!="`, `"<"`, `"<="`, `">"`, `">="`.
+#'   `"=="`, `"!="`, `"<"`, `"<="`, `">"`, `">="`, `"&"`, `"|"`, `"!"`.
 #' @param runtime The runtime for file-backed results; `NULL` means the
 #'   runtime of the first fmalloc operand (if neither operand is an
 #'   fmalloc vector, the result is an ordinary R vector).
@@ -68,6 +86,8 @@ plain_numeric <- function(x) {
 #' y
 #' is_fmalloc(y)
 #' fmalloc_ops(x, ">", 3)
+#' fmalloc_ops(fmalloc_ops(x, ">", 3), "&", c(TRUE, FALSE, TRUE, TRUE))
+#' fmalloc_ops(fmalloc_ops(x, ">", 3), "!")
 #' fmalloc_ops(as_fmalloc(1:6, runtime = rt), "%/%", 4L)
 #' fmalloc_ops(x, "-")
 #' options(old)
@@ -90,8 +110,11 @@ ops_try <- function(e1, op, e2, unary, runtime) {
     stop("'op' must be one of ",
          paste0('"', ops_codes, '"', collapse = ", "), call. = FALSE)
   }
-  if (unary && !op %in% c("+", "-")) {
+  if (unary && !op %in% c("+", "-", "!")) {
     stop(sprintf("'%s' needs two operands", op), call. = FALSE)
+  }
+  if (!unary && op == "!") {
+    stop("'!' takes one operand", call. = FALSE)
   }
   if (!plain_numeric(e1) || (!unary && !plain_numeric(e2))) {
     return(NULL)
@@ -109,7 +132,11 @@ ops_try <- function(e1, op, e2, unary, runtime) {
 #' or logical vector, matrix or array, in C, keeping all attributes of
 #' `x`.  It gives what base R gives (including the "NaNs produced"
 #' warning): a double result, except `abs()` of an integer or logical
-#' vector, which is integer.  An answer with at least
+#' vector, which is integer.  The cumulative functions `cumsum()`,
+#' `cummax()` and `cummin()` of integer or logical vectors are integer
+#' (`cumsum()` warns and gives `NA` from an integer overflow on, as base
+#' R does), `cumprod()` is always double, and like base R they keep only
+#' the names of `x`.  An answer with at least
 #' `getOption("Rfmalloc.threshold", 1e5)` elements is an uncommitted
 #' fmalloc vector in the runtime of `x`; a shorter one is an ordinary R
 #' vector.  Other input (a classed object other than `"fmalloc"`,
@@ -119,7 +146,8 @@ ops_try <- function(e1, op, e2, unary, runtime) {
 #' @param x A numeric or logical vector, matrix or array.
 #' @param fun One of `"sqrt"`, `"exp"`, `"log"`, `"abs"`, `"floor"`,
 #'   `"ceiling"`, `"round"`, `"signif"`, `"sin"`, `"cos"`, `"tan"`,
-#'   `"trunc"`, `"log2"`, `"log10"`, `"log1p"`, `"expm1"`, `"sign"`.
+#'   `"trunc"`, `"log2"`, `"log10"`, `"log1p"`, `"expm1"`, `"sign"`,
+#'   `"cumsum"`, `"cumprod"`, `"cummax"`, `"cummin"`.
 #' @param digits For `"round"` (default 0) and `"signif"` (default 6).
 #' @param base For `"log"`: the base of the logarithm.
 #' @inheritParams fmalloc_ops
@@ -134,6 +162,7 @@ ops_try <- function(e1, op, e2, unary, runtime) {
 #' is_fmalloc(s)
 #' fmalloc_math(x, "round", digits = 1)
 #' fmalloc_math(x, "log", base = 2)
+#' fmalloc_math(x, "cumsum")
 #' options(old)
 #' @export
 fmalloc_math <- function(x, fun, digits = NULL, base = exp(1),
@@ -152,9 +181,18 @@ fmalloc_math <- function(x, fun, digits = NULL, base = exp(1),
 # fun(x) computed in C, or NULL if base R must do it.
 math_try <- function(x, fun, digits, base, runtime) {
   code <- match(fun, math_codes)
-  if (!is.character(fun) || length(fun) != 1L || is.na(code)) {
+  if (!is.character(fun) || length(fun) != 1L ||
+      is.na(code) && !fun %in% cum_codes) {
     stop("'fun' must be one of ",
-         paste0('"', math_codes, '"', collapse = ", "), call. = FALSE)
+         paste0('"', c(math_codes, cum_codes), '"', collapse = ", "),
+         call. = FALSE)
+  }
+  if (is.na(code)) {
+    if (!plain_numeric(x)) {
+      return(NULL)
+    }
+    return(.Call(C_rfm_cum, match(fun, cum_codes), x, cum_na_wins(),
+                 result_runtime(runtime, x)))
   }
   if (is.null(digits)) {
     digits <- if (fun == "signif") 6 else 0
@@ -174,7 +212,8 @@ math_try <- function(x, fun, digits, base, runtime) {
 #' `fmalloc_class(x)` gives a numeric or logical vector (fmalloc or not)
 #' the class `"fmalloc"` (without copying the data); then the usual
 #' operators (`+`, `-`, `*`, `/`, `^`, `%%`, `%/%`, `==`, `!=`, `<`,
-#' `<=`, `>`, `>=`) and the Math functions listed in [fmalloc_math()]
+#' `<=`, `>`, `>=`, `&`, `|`, `!`) and the Math functions listed in
+#' [fmalloc_math()]
 #' (including `round(x, digits)`, `signif(x, digits)` and `log(x, base)`)
 #' are computed by [fmalloc_ops()] and [fmalloc_math()]: results at
 #' least `getOption("Rfmalloc.threshold", 1e5)` long are fmalloc vectors
@@ -226,7 +265,7 @@ Ops.fmalloc <- function(e1, e2) {
 #'   base.
 #' @export
 Math.fmalloc <- function(x, ...) {
-  if (.Generic %in% math_codes) {
+  if (.Generic %in% c(math_codes, cum_codes)) {
     extra <- list(...)
     arg <- if (length(extra)) extra[[1L]] else NULL
     ans <- math_try(x, .Generic, digits = arg,
@@ -247,25 +286,55 @@ print.fmalloc <- function(x, ...) {
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
-colsums <- function(x, what, na.rm, runtime) {
-  if (!is.matrix(x) || !plain_numeric(x)) {
+# colSums (WHAT 0), colMeans (1), rowSums (2) or rowMeans (3) of the
+# array X over its first DIMS dimensions, computed in C and named and
+# shaped as base R does; NULL when base R must do it.
+colsums <- function(x, what, na.rm, dims, runtime) {
+  if (!plain_numeric(x) || !is.array(x) || length(dim(x)) < 2L) {
     return(NULL)
   }
-  .Call(C_rfm_colsums, x, what, isTRUE(na.rm),
-        result_runtime(runtime, x))
+  d <- dim(x)
+  if (!is.numeric(dims) || length(dims) != 1L || is.na(dims) ||
+      dims < 1 || dims > length(d) - 1L) {
+    stop("invalid 'dims'", call. = FALSE)
+  }
+  id <- seq_len(dims)
+  nr <- prod(d[id])
+  nc <- prod(d[-id])
+  z <- .Call(C_rfm_colsums, x, what, isTRUE(na.rm), nr, nc,
+             result_runtime(runtime, x))
+  if (is.null(z)) {
+    return(NULL)
+  }
+  keep <- if (what < 2L) -id else id
+  dn <- dimnames(x)
+  if (length(d[keep]) > 1L) {
+    dim(z) <- d[keep]
+    if (!is.null(dn)) {
+      dimnames(z) <- dn[keep]
+    }
+  } else if (!is.null(dn)) {
+    names(z) <- dn[[if (what < 2L) dims + 1L else 1L]]
+  }
+  z
 }
 
 #' Row and column sums and means of fmalloc matrices
 #'
 #' Like [colSums()], [colMeans()], [rowSums()] and [rowMeans()], computed
-#' in C over the mapped memory of a numeric or logical matrix.  The
-#' result is a double vector named by the matching `dimnames`; it is an
-#' fmalloc vector of the runtime of `x` when it has at least
-#' `getOption("Rfmalloc.threshold", 1e5)` elements.  Anything but a
-#' numeric or logical matrix is passed to the base function.
+#' in C over the mapped memory of a numeric or logical matrix or array.
+#' The result is a double vector named by the matching `dimnames` (for
+#' an array whose kept dimensions are more than one, an array with those
+#' dimensions and dimnames, as base R gives); it is an fmalloc vector of
+#' the runtime of `x` when it has at least
+#' `getOption("Rfmalloc.threshold", 1e5)` elements.  Anything else (a
+#' data frame, a complex matrix) is passed to the base function.
 #'
-#' @param x A numeric or logical matrix (fmalloc or not).
+#' @param x A numeric or logical matrix or array (fmalloc or not).
 #' @param na.rm If `TRUE`, missing values are left out.
+#' @param dims Which dimensions are the "rows": the sums or means are
+#'   over dimensions `dims + 1, ...` for `rowSums` and `rowMeans`, over
+#'   dimensions `1:dims` for `colSums` and `colMeans`.
 #' @inheritParams fmalloc_ops
 #' @return A double vector.
 #' @examples
@@ -275,25 +344,34 @@ colsums <- function(x, what, na.rm, runtime) {
 #' m[] <- c(1, NA, 3, 4, 5, 6)
 #' fmalloc_colSums(m)
 #' fmalloc_rowMeans(m, na.rm = TRUE)
+#' a <- as_fmalloc_array(1:24, dim = c(2, 3, 4), runtime = rt)
+#' fmalloc_colSums(a)            # a 3 x 4 matrix
+#' fmalloc_rowSums(a, dims = 2)  # a 2 x 3 matrix
 #' @export
-fmalloc_colSums <- function(x, na.rm = FALSE, runtime = NULL) {
-  colsums(x, 0L, na.rm, runtime) %||% colSums(x, na.rm = na.rm)
+fmalloc_colSums <- function(x, na.rm = FALSE, dims = 1L, runtime = NULL) {
+  colsums(x, 0L, na.rm, dims, runtime) %||%
+    colSums(x, na.rm = na.rm, dims = dims)
 }
 
 #' @rdname fmalloc_colSums
 #' @export
-fmalloc_colMeans <- function(x, na.rm = FALSE, runtime = NULL) {
-  colsums(x, 1L, na.rm, runtime) %||% colMeans(x, na.rm = na.rm)
+fmalloc_colMeans <- function(x, na.rm = FALSE, dims = 1L,
+                             runtime = NULL) {
+  colsums(x, 1L, na.rm, dims, runtime) %||%
+    colMeans(x, na.rm = na.rm, dims = dims)
 }
 
 #' @rdname fmalloc_colSums
 #' @export
-fmalloc_rowSums <- function(x, na.rm = FALSE, runtime = NULL) {
-  colsums(x, 2L, na.rm, runtime) %||% rowSums(x, na.rm = na.rm)
+fmalloc_rowSums <- function(x, na.rm = FALSE, dims = 1L, runtime = NULL) {
+  colsums(x, 2L, na.rm, dims, runtime) %||%
+    rowSums(x, na.rm = na.rm, dims = dims)
 }
 
 #' @rdname fmalloc_colSums
 #' @export
-fmalloc_rowMeans <- function(x, na.rm = FALSE, runtime = NULL) {
-  colsums(x, 3L, na.rm, runtime) %||% rowMeans(x, na.rm = na.rm)
+fmalloc_rowMeans <- function(x, na.rm = FALSE, dims = 1L,
+                             runtime = NULL) {
+  colsums(x, 3L, na.rm, dims, runtime) %||%
+    rowMeans(x, na.rm = na.rm, dims = dims)
 }

@@ -3,7 +3,7 @@
    goes away.  */
 
 #include "rfmalloc.h"
-#include "ops.h" /* C_rfm_arith, C_rfm_math, C_rfm_colsums */
+#include "ops.h" /* C_rfm_arith, C_rfm_math, C_rfm_cum, C_rfm_colsums */
 
 SEXP C_rfm_open(SEXP, SEXP, SEXP);
 SEXP C_rfm_close(SEXP);
@@ -60,7 +60,8 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_compact, 1),
     ENTRY(C_rfm_arith, 4),
     ENTRY(C_rfm_math, 4),
-    ENTRY(C_rfm_colsums, 4),
+    ENTRY(C_rfm_cum, 4),
+    ENTRY(C_rfm_colsums, 6),
     {NULL, NULL, 0}};
 
 void R_init_Rfmalloc(DllInfo *dll)

@@ -25,7 +25,8 @@
 
 enum {
   OP_PLUS = 1, OP_MINUS, OP_TIMES, OP_DIV, OP_POW, OP_MOD, OP_IDIV,
-  OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE
+  OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+  OP_AND, OP_OR, OP_NOT /* logic.c: & | ! */
 };
 
 /* A result vector: in runtime RT (an external pointer, or NULL for
@@ -239,6 +240,32 @@ RELOP(rel_di, double, ID, DNA, int, ID, INA)
 #undef GA
 #undef GB
 
+/* --- & and | (logic.c): operands as logical (nonzero TRUE, NaN NA) ---- */
+
+#define DLG(v) (ISNAN(v) ? NA_LOGICAL : (v) != 0)
+#define ILG(v) ((v) == NA_INTEGER ? NA_LOGICAL : (v) != 0)
+#define LOGIC(NAME, TA, GA, TB, GB)                                         \
+  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,           \
+                   R_xlen_t n2, int *r, R_xlen_t n)                         \
+  {                                                                         \
+    if (op == OP_AND)                                                       \
+      LOOP2({                                                               \
+        int u = GA(a[i1]), w = GB(b[i2]);                                   \
+        r[i] = (u == 0 || w == 0) ? 0                                       \
+               : (u == NA_LOGICAL || w == NA_LOGICAL) ? NA_LOGICAL : 1;     \
+      });                                                                   \
+    else                                                                    \
+      LOOP2({                                                               \
+        int u = GA(a[i1]), w = GB(b[i2]);                                   \
+        r[i] = (u == 1 || w == 1) ? 1                                       \
+               : (u == NA_LOGICAL || w == NA_LOGICAL) ? NA_LOGICAL : 0;     \
+      });                                                                   \
+  }
+LOGIC(logic_dd, double, DLG, double, DLG)
+LOGIC(logic_di, double, DLG, int, ILG)
+LOGIC(logic_id, int, ILG, double, DLG)
+LOGIC(logic_ii, int, ILG, int, ILG)
+
 /* --- attributes (arithmetic.c R_binary, relop.c) ---------------------- */
 
 static int is_array(SEXP x)
@@ -322,8 +349,43 @@ static int unsupported(SEXP x)
 
 /* --- entry points ------------------------------------------------------ */
 
+/* !x (logic.c lunary): a logical x keeps all its attributes, a numeric
+   one its names, dim and dimnames.  */
+static SEXP logical_not(SEXP x, SEXP rt)
+{
+  R_xlen_t n = XLENGTH(x);
+  SEXP ans = PROTECT(alloc_result(rt, LGLSXP, n));
+  int *r = LOGICAL(ans);
+  if (TYPEOF(x) == REALSXP) {
+    const double *a = REAL_RO(x);
+    for (R_xlen_t i = 0; i < n; i++)
+      r[i] = ISNAN(a[i]) ? NA_LOGICAL : a[i] == 0;
+  } else {
+    const int *a = TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x);
+    for (R_xlen_t i = 0; i < n; i++)
+      r[i] = a[i] == NA_INTEGER ? NA_LOGICAL : a[i] == 0;
+  }
+  if (TYPEOF(x) == LGLSXP) {
+    SHALLOW_DUPLICATE_ATTRIB(ans, x);
+  } else {
+    SEXP names = Rf_getAttrib(x, R_NamesSymbol);
+    SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+    SEXP dimnames = Rf_getAttrib(x, R_DimNamesSymbol);
+    if (names != R_NilValue)
+      Rf_setAttrib(ans, R_NamesSymbol, names);
+    if (dim != R_NilValue)
+      Rf_setAttrib(ans, R_DimSymbol, dim);
+    if (dimnames != R_NilValue)
+      Rf_setAttrib(ans, R_DimNamesSymbol, dimnames);
+  }
+  UNPROTECT(1);
+  return ans;
+}
+
 static SEXP unary(int op, SEXP x, SEXP rt)
 {
+  if (op == OP_NOT)
+    return logical_not(x, rt);
   if (op != OP_MINUS && op != OP_PLUS)
     Rf_error("invalid unary operator");
   R_xlen_t n = XLENGTH(x);
@@ -365,12 +427,14 @@ static const void *ro(SEXP x)
 SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
 {
   int op = Rf_asInteger(op_);
-  if (op < OP_PLUS || op > OP_GE)
+  if (op < OP_PLUS || op > OP_NOT)
     Rf_error("invalid operator code");
   if (unsupported(x))
     return R_NilValue;
   if (y == R_NilValue)
     return unary(op, x, rt);
+  if (op == OP_NOT)
+    Rf_error("'!' takes one operand");
   if (unsupported(y))
     return R_NilValue;
   R_xlen_t nx = XLENGTH(x), ny = XLENGTH(y);
@@ -390,7 +454,7 @@ SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
   int mismatch = n > 0 && nx != ny && nx != 1 && ny != 1
                  && (nx > ny ? nx % ny : ny % nx) != 0;
   int tx = TYPEOF(x) == REALSXP, ty = TYPEOF(y) == REALSXP;
-  int relop = op >= OP_EQ;
+  int relop = op >= OP_EQ; /* comparison or logic: logical answer */
   int type;
   if (relop)
     type = LGLSXP;
@@ -417,7 +481,16 @@ SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
   }
   fmod_lost = 0;
   if (n > 0) {
-    if (relop) {
+    if (op == OP_AND || op == OP_OR) {
+      if (tx && ty)
+        logic_dd(op, a, n1, b, n2, r, n);
+      else if (tx)
+        logic_di(op, a, n1, b, n2, r, n);
+      else if (ty)
+        logic_id(op, a, n1, b, n2, r, n);
+      else
+        logic_ii(op, a, n1, b, n2, r, n);
+    } else if (relop) {
       if (tx && ty)
         rel_dd(op, a, n1, b, n2, r, n);
       else if (tx)
@@ -562,20 +635,151 @@ SEXP C_rfm_math(SEXP fun_, SEXP sx, SEXP arg, SEXP rt)
   return ans;
 }
 
+/* --- cumsum, cumprod, cummax, cummin (cum.c) ---------------------------- */
+
+enum { C_SUM = 1, C_PROD, C_MAX, C_MIN };
+
+/* Integer cumsum, cummax, cummin: stop at the first NA (the rest stays
+   NA); cumsum stops with R's warning on overflow.  */
+static void int_cum(int fun, const int *a, int *r, R_xlen_t n)
+{
+  for (R_xlen_t i = 0; i < n; i++)
+    r[i] = NA_INTEGER;
+  if (fun == C_SUM) {
+    double sum = 0.0;
+    for (R_xlen_t i = 0; i < n; i++) {
+      if (a[i] == NA_INTEGER)
+        break;
+      sum += a[i];
+      if (sum > INT_MAX || sum < R_INT_MIN) {
+        Rf_warning("integer overflow in 'cumsum'; use "
+                   "'cumsum(as.numeric(.))'");
+        break;
+      }
+      r[i] = (int)sum;
+    }
+    return;
+  }
+  if (n == 0 || a[0] == NA_INTEGER)
+    return;
+  int m = a[0];
+  r[0] = m;
+  for (R_xlen_t i = 1; i < n; i++) {
+    if (a[i] == NA_INTEGER)
+      break;
+    if (fun == C_MAX ? a[i] > m : a[i] < m)
+      m = a[i];
+    r[i] = m;
+  }
+}
+
+/* Double cumsum, cumprod (long double accumulators), cummax, cummin:
+   NA and NaN propagate from where they occur.  With NA_WINS (R >= 4.5
+   and any R whose cumsum(c(NaN, NA)) is NA), an NA makes that element
+   and all after it NA even after a NaN; before, the first of the two
+   stayed.  */
+static void real_cum(int fun, const double *a, double *r, R_xlen_t n,
+                     int na_wins)
+{
+  switch (fun) {
+  case C_SUM: {
+    long double sum = 0.0;
+    for (R_xlen_t i = 0; i < n; i++) {
+      sum += a[i];
+      r[i] = (double)sum;
+    }
+    break;
+  }
+  case C_PROD: {
+    long double prod = 1.0;
+    for (R_xlen_t i = 0; i < n; i++) {
+      prod *= a[i];
+      r[i] = (double)prod;
+    }
+    break;
+  }
+  default: {
+    double m = fun == C_MAX ? R_NegInf : R_PosInf;
+    for (R_xlen_t i = 0; i < n; i++) {
+      if (ISNAN(a[i]) || ISNAN(m)) {
+        /* the first NA or NaN wins, and stays */
+        if (!ISNAN(m))
+          m = a[i];
+      } else if (fun == C_MAX ? a[i] > m : a[i] < m) {
+        m = a[i];
+      }
+      r[i] = m;
+    }
+    break;
+  }
+  }
+  if (na_wins) {
+    R_xlen_t i = 0;
+    while (i < n && !R_IsNA(a[i]))
+      i++;
+    for (; i < n; i++)
+      r[i] = NA_REAL;
+  }
+}
+
+/* FUN(x) for FUN 1 cumsum, 2 cumprod, 3 cummax, 4 cummin, with R's
+   types: integer for cumsum, cummax, cummin of integer or logical x,
+   double otherwise; the answer keeps only the names of x.  NA_WINS: see
+   real_cum().  NULL: let R do it.  */
+SEXP C_rfm_cum(SEXP fun_, SEXP x, SEXP na_wins_, SEXP rt)
+{
+  int fun = Rf_asInteger(fun_), na_wins = Rf_asLogical(na_wins_) == TRUE;
+  if (fun < C_SUM || fun > C_MIN)
+    Rf_error("invalid function code");
+  if (unsupported(x))
+    return R_NilValue;
+  R_xlen_t n = XLENGTH(x);
+  SEXP ans;
+  if (TYPEOF(x) != REALSXP && fun != C_PROD) {
+    ans = PROTECT(alloc_result(rt, INTSXP, n));
+    int_cum(fun, TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x),
+            INTEGER(ans), n);
+  } else if (TYPEOF(x) != REALSXP) {
+    /* cumprod of integers: as doubles */
+    ans = PROTECT(alloc_result(rt, REALSXP, n));
+    const int *a = TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x);
+    double *r = REAL(ans);
+    long double prod = 1.0;
+    int na = 0;
+    for (R_xlen_t i = 0; i < n; i++) {
+      na = na || a[i] == NA_INTEGER;
+      prod *= I2D(a[i]);
+      r[i] = na && na_wins ? NA_REAL : (double)prod;
+    }
+  } else {
+    ans = PROTECT(alloc_result(rt, REALSXP, n));
+    real_cum(fun, REAL_RO(x), REAL(ans), n, na_wins);
+  }
+  SEXP names = Rf_getAttrib(x, R_NamesSymbol);
+  if (names != R_NilValue)
+    Rf_setAttrib(ans, R_NamesSymbol, names);
+  UNPROTECT(1);
+  return ans;
+}
+
 /* --- colSums, colMeans, rowSums, rowMeans -------------------------------- */
 
 /* WHAT: 0 colSums, 1 colMeans, 2 rowSums, 3 rowMeans, of the numeric
-   matrix X (R's do_colsum: long double accumulators, NA_integer_ counts
-   as NA_real_).  NULL: let R do it.  */
-SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP rt)
+   array X seen as a matrix of NR rows (the product of its first dims
+   extents) and NC columns (R's do_colsum: long double accumulators,
+   NA_integer_ counts as NA_real_).  The answer has no attributes; the
+   R caller names and shapes it.  NULL: let R do it.  */
+SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_,
+                   SEXP rt)
 {
   int what = Rf_asInteger(what_), narm = Rf_asLogical(narm_) == TRUE;
   if (unsupported(x))
     return R_NilValue;
-  SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-  if (XLENGTH(dim) != 2)
-    return R_NilValue;
-  R_xlen_t nr = INTEGER(dim)[0], nc = INTEGER(dim)[1];
+  double dnr = Rf_asReal(nr_), dnc = Rf_asReal(nc_);
+  if (ISNAN(dnr) || ISNAN(dnc) || dnr < 0 || dnc < 0
+      || dnr * dnc != (double)XLENGTH(x))
+    Rf_error("the matrix shape does not match the length of 'x'");
+  R_xlen_t nr = (R_xlen_t)dnr, nc = (R_xlen_t)dnc;
   int isreal = TYPEOF(x) == REALSXP;
   SEXP ans;
   if (what < 2) {
@@ -617,15 +821,13 @@ SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP rt)
         s /= cnt;
       r[j] = (double)s;
     }
-    SEXP dn = Rf_getAttrib(x, R_DimNamesSymbol);
-    if (dn != R_NilValue && VECTOR_ELT(dn, 1) != R_NilValue)
-      Rf_setAttrib(ans, R_NamesSymbol, VECTOR_ELT(dn, 1));
   } else {
     long double *acc = (long double *)R_alloc((size_t)(nr > 0 ? nr : 1),
                                               sizeof(long double));
-    int *cnt = NULL;
+    R_xlen_t *cnt = NULL;
     if (narm && what == 3)
-      cnt = (int *)R_alloc((size_t)(nr > 0 ? nr : 1), sizeof(int));
+      cnt = (R_xlen_t *)R_alloc((size_t)(nr > 0 ? nr : 1),
+                                sizeof(R_xlen_t));
     for (R_xlen_t i = 0; i < nr; i++) {
       acc[i] = 0.0;
       if (cnt)
@@ -667,9 +869,6 @@ SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP rt)
         s /= cnt ? cnt[i] : nc;
       r[i] = (double)s;
     }
-    SEXP dn = Rf_getAttrib(x, R_DimNamesSymbol);
-    if (dn != R_NilValue && VECTOR_ELT(dn, 0) != R_NilValue)
-      Rf_setAttrib(ans, R_NamesSymbol, VECTOR_ELT(dn, 0));
   }
   UNPROTECT(1);
   return ans;

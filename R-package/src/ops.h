@@ -20,6 +20,8 @@ int rfm_No_NA(SEXP x);
 /* ops.c: .Call entry points */
 SEXP C_rfm_arith(SEXP op, SEXP x, SEXP y, SEXP rt);
 SEXP C_rfm_math(SEXP fun, SEXP x, SEXP arg, SEXP rt);
-SEXP C_rfm_colsums(SEXP x, SEXP what, SEXP narm, SEXP rt);
+SEXP C_rfm_cum(SEXP fun, SEXP x, SEXP na_wins, SEXP rt);
+SEXP C_rfm_colsums(SEXP x, SEXP what, SEXP narm, SEXP nr, SEXP nc,
+                   SEXP rt);
 
 #endif

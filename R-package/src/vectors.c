@@ -316,6 +316,9 @@ static SEXP vec_Duplicate(SEXP x, Rboolean deep)
   SEXP ans = PROTECT(new_vector(rt_ext, v->type, v->length, 0, cap));
   rfm_vector *n = vec_raw(ans);
   memcpy(n->payload, o->payload, payload_size(v->type, v->length, cap));
+  /* The strings are the same: share the CHARSXPs already made.  */
+  if (v->type == STRSXP && R_altrep_data2(x) != R_NilValue)
+    R_set_altrep_data2(ans, Rf_shallow_duplicate(R_altrep_data2(x)));
   UNPROTECT(1);
   return ans;
 }
@@ -623,6 +626,10 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
         total += (size_t)str_len(src)[j];
     }
     SEXP ans = PROTECT(new_vector(rt_ext, STRSXP, n, 0, total ? total : 64));
+    /* The CHARSXPs already made for X serve the subset too.  */
+    SEXP from = R_altrep_data2(x), to = R_NilValue;
+    if (from != R_NilValue)
+      to = str_cache(ans, n);
     src = rfm_payload(v); /* reread: allocating ANS ran R code (GC) */
     void *dst = vec_raw(ans)->payload;
     uint64_t used = 0;
@@ -632,6 +639,8 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
         str_flags(dst)[k] = RFM_STR_NA;
         continue;
       }
+      if (from != R_NilValue)
+        SET_VECTOR_ELT(to, k, VECTOR_ELT(from, j));
       int32_t l = str_len(src)[j];
       memcpy(str_bytes(dst) + used, str_bytes(src) + str_start(src)[j],
              (size_t)l);
@@ -914,8 +923,15 @@ SEXP C_rfm_copy_in(SEXP rt, SEXP x)
     }
     ans = PROTECT(new_vector(rt, STRSXP, n, 0, total ? total : 64));
     rfm_vector *v = vec_raw(ans);
-    for (R_xlen_t i = 0; i < n; i++)
-      str_store(v, i, STRING_ELT(x, i));
+    /* The CHARSXPs of X are the ones Elt would make: keep them as the
+       cache, so that reading the copy in this session costs no
+       mkCharLenCE per element (as a full read would fill it anyway).  */
+    SEXP cache = str_cache(ans, n);
+    for (R_xlen_t i = 0; i < n; i++) {
+      SEXP c = STRING_ELT(x, i);
+      str_store(v, i, c);
+      SET_VECTOR_ELT(cache, i, c);
+    }
   } else if (rfm_elt_size(type) > 0) {
     ans = PROTECT(new_vector(rt, type, n, 0, 0));
     rfm_vector *v = vec_raw(ans);

@@ -224,3 +224,29 @@ test_that("as_fmalloc_matrix and as_fmalloc_array shape vectors", {
   expect_identical(a3[2, 3, 4], 24L)
   cleanup_fmalloc()
 })
+
+test_that("nested changes of short elements copy them back into the runtime", {
+  rt <- open_fmalloc(heap_file())
+  other <- open_fmalloc(heap_dir(), mode = "scratch")
+  l <- as_fmalloc_list(list(a = c(1, 2, 3), b = c("x", "y"), c = NULL),
+                       runtime = rt)
+  before <- l$a
+  l[[1]][2] <- 5
+  l$b[1] <- "z"
+  expect_true(is_fmalloc(l$a))
+  expect_identical(fmalloc_runtime_of(l$a), rt)
+  expect_identical(l$a[], c(1, 5, 3))
+  expect_identical(l$b[], c("z", "y"))
+  # the old element is a value of its own, unchanged
+  expect_identical(before[], c(1, 2, 3))
+  # still refused: a new type, a NULL slot, a vector of another runtime
+  expect_error(l$a[2] <- "q", "same runtime")
+  expect_error(l$c <- 1:2, "same runtime")
+  expect_error(l$a <- as_fmalloc(c(1, 2), runtime = other), "same runtime")
+  expect_identical(l$a[], c(1, 5, 3))
+  # and the change persists like any element
+  fmalloc_save(l, "nested", runtime = rt)
+  back <- fmalloc_load("nested", runtime = rt)
+  expect_identical(back$a[], c(1, 5, 3))
+  expect_identical(back$b[], c("z", "y"))
+})

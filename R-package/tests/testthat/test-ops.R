@@ -61,7 +61,7 @@ test_that("the Sum method is used (no copy out of the heap)", {
 })
 
 ops <- c("+", "-", "*", "/", "^", "%%", "%/%",
-         "==", "!=", "<", "<=", ">", ">=")
+         "==", "!=", "<", "<=", ">", ">=", "&", "|")
 
 operands <- function() {
   imax <- .Machine$integer.max
@@ -102,7 +102,13 @@ test_that("fmalloc_ops() matches base R on values, attributes, warnings", {
   for (a in names(vals)) {
     expect_identical(fmalloc_ops(fm[[a]], "-")[], -vals[[a]], info = a)
     expect_identical(fmalloc_ops(fm[[a]], "+")[], +vals[[a]], info = a)
+    got <- fmalloc_ops(fm[[a]], "!")
+    expect_identical(got[], !vals[[a]], info = a)
+    expect_identical(attributes(got), attributes(!vals[[a]]), info = a)
   }
+  # logical operands keep all their attributes under !
+  l <- structure(c(TRUE, NA, FALSE), foo = "bar", names = c("u", "v", "w"))
+  expect_identical(fmalloc_ops(as_fmalloc(l, runtime = rt), "!"), !l)
 })
 
 test_that("results are file-backed above the threshold only", {
@@ -130,7 +136,11 @@ test_that("fmalloc_ops() errors and falls back as base R does", {
   m <- as_fmalloc(matrix(1:6, 2), runtime = rt)
   expect_error(fmalloc_ops(m, "+", matrix(1:6, 3)), "non-conformable")
   expect_error(fmalloc_ops(m, "+", 1:7), "dims")
-  expect_error(fmalloc_ops(m, "!"), "'op' must be one of")
+  expect_error(fmalloc_ops(m, "%in%"), "'op' must be one of")
+  expect_error(fmalloc_ops(m, "!", 1), "takes one operand")
+  expect_error(fmalloc_ops(m, "&"), "needs two operands")
+  r <- as_fmalloc(as.raw(c(1, 6)), runtime = rt)
+  expect_identical(fmalloc_ops(r, "&", as.raw(3)), as.raw(c(1, 6)) & as.raw(3))
   expect_error(fmalloc_ops(m, "*"), "needs two operands")
   s <- as_fmalloc(c("b", "a", "c"), runtime = rt)
   expect_identical(fmalloc_ops(s, "<", "b"), c("b", "a", "c") < "b")
@@ -146,9 +156,15 @@ test_that("fmalloc_math() matches base R", {
   old <- options(Rfmalloc.threshold = 3)
   on.exit(options(old))
   vals <- operands()
+  imax <- .Machine$integer.max
+  vals <- c(vals, list(
+    lead_na = c(NA, 1L, 5L, 2L), lead_nan = c(NaN, NA, 1), na_nan = c(NA, NaN, 2),
+    nan_na = c(3, NaN, NA, 1), ovf = c(a = imax, b = 1L, c = 2L),
+    under = c(-imax, -1L), lgl_na = c(TRUE, TRUE, NA, TRUE),
+    desc = c(5, 3, 4, 1, 2), big = c(1e308, 1e308, -1e308)))
   funs <- c("sqrt", "exp", "log", "abs", "floor", "ceiling", "round",
             "signif", "sin", "cos", "tan", "trunc", "log2", "log10",
-            "log1p", "expm1", "sign")
+            "log1p", "expm1", "sign", "cumsum", "cumprod", "cummax", "cummin")
   for (fn in funs) {
     f <- get(fn, baseenv())
     for (a in names(vals)) {
@@ -170,7 +186,9 @@ test_that("fmalloc_math() matches base R", {
   expect_identical(fmalloc_math(as_fmalloc(1:5, runtime = rt), "round", 1),
                    round(1:5, 1))
   expect_true(is_fmalloc(fmalloc_math(abs(fd[c(1, 4:12)]), "sqrt")))
-  expect_error(fmalloc_math(fd, "cumsum"), "'fun' must be one of")
+  expect_error(fmalloc_math(fd, "cumall"), "'fun' must be one of")
+  expect_true(is_fmalloc(fmalloc_math(fd, "cumsum")))
+  expect_false(vec_info(fmalloc_math(fd, "cummax"))$committed)
 })
 
 test_that("row and column sums and means match base R", {
@@ -201,6 +219,37 @@ test_that("row and column sums and means match base R", {
   expect_error(fmalloc_colSums(1:3), "at least two dimensions")
   a <- array(1:24, 2:4)
   expect_identical(fmalloc_colSums(a), colSums(a))
+  arrays <- list(
+    array(c(1.5, NA, 3:24), 2:4,
+          dimnames = list(c("a", "b"), c("x", "y", "z"), NULL)),
+    array(c(1:23, NA), c(2, 3, 2, 2),
+          dimnames = list(NULL, letters[1:3], LETTERS[1:2], c("p", "q"))),
+    array(c(TRUE, FALSE, NA), c(3, 1, 2)))
+  for (x in arrays) for (d in seq_len(length(dim(x)) - 1L))
+    for (narm in c(FALSE, TRUE)) {
+      f <- as_fmalloc(x, runtime = rt)
+      info <- paste(deparse(dim(x)), d, narm)
+      expect_identical(fmalloc_colSums(f, narm, dims = d)[] |> c(),
+                       c(colSums(x, narm, dims = d)), info = info)
+      expect_identical(attributes(fmalloc_colSums(f, narm, dims = d)),
+                       attributes(colSums(x, narm, dims = d)), info = info)
+      expect_identical(fmalloc_colMeans(f, narm, dims = d),
+                       colMeans(x, narm, dims = d), info = info)
+      expect_identical(fmalloc_rowSums(f, narm, dims = d),
+                       rowSums(x, narm, dims = d), info = info)
+      expect_identical(fmalloc_rowMeans(f, narm, dims = d),
+                       rowMeans(x, narm, dims = d), info = info)
+    }
+  expect_error(fmalloc_colSums(as_fmalloc(a, runtime = rt), dims = 3),
+               "invalid 'dims'")
+  expect_error(fmalloc_rowSums(as_fmalloc(a, runtime = rt), dims = 0),
+               "invalid 'dims'")
+  # large enough: the answer is an fmalloc array of the runtime
+  g <- as_fmalloc(array(as.double(1:40), c(2, 5, 4)), runtime = rt)
+  s <- fmalloc_colSums(g)
+  expect_true(is_fmalloc(s))
+  expect_identical(dim(s), c(5L, 4L))
+  expect_identical(s[], colSums(array(as.double(1:40), c(2, 5, 4))))
 })
 
 test_that("the fmalloc class routes Ops and Math to C", {
