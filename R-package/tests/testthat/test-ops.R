@@ -275,3 +275,28 @@ test_that("the fmalloc class routes Ops and Math to C", {
   expect_output(print(x), "16")
   expect_error(fmalloc_class("a"), "numeric or logical")
 })
+
+test_that("the Summary group and summaries give base R's answers", {
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  vals <- list(c(1.5, 5, NA, 3, -2), c(4L, NA, -7L, 2L), c(TRUE, NA, FALSE),
+               c(2, NaN, 1), numeric(0))
+  for (v in vals) {
+    f <- as_fmalloc(v, runtime = rt)
+    for (x in list(f, if (is.numeric(v) || is.logical(v)) fmalloc_class(f)))
+      for (narm in c(FALSE, TRUE)) {
+        info <- paste(deparse(v), narm, class(x))
+        for (fn in c("sum", "prod", "min", "max", "range", "any", "all")) {
+          if (fn %in% c("any", "all") && !is.logical(v)) next
+          g <- get(fn, baseenv())
+          want <- suppressWarnings(g(v, na.rm = narm))
+          got <- suppressWarnings(g(x, na.rm = narm))
+          expect_identical(unclass(got), want, info = paste(fn, info))
+        }
+      }
+    if (length(v) && is.numeric(v)) {
+      expect_identical(median(f, na.rm = TRUE), median(v, na.rm = TRUE))
+      expect_identical(quantile(f, na.rm = TRUE), quantile(v, na.rm = TRUE))
+      expect_identical(summary(f), summary(v))
+    }
+  }
+})
