@@ -70,7 +70,22 @@
 #' A character vector is one heap block: a header, a table of byte
 #' offsets, lengths and encoding/NA flags, and a byte area.  Strings keep
 #' their encoding (UTF-8, latin1, bytes or native) and `NA`.  The CHARSXPs
-#' R sees are made on first access and cached with the vector.
+#' R sees are made on first access and cached with the vector (a vector
+#' copied in with [as_fmalloc()] starts with the CHARSXPs of its source,
+#' and subsets and copies share those already made), so each string
+#' costs one `mkCharLenCE()` per session at most.  The cache keeps those
+#' strings in R's memory while the vector is reachable.
+#'
+#' @section Computing on fmalloc vectors:
+#' Base R's functions work on fmalloc vectors unchanged; `sum()`, `min()`
+#' and `max()` use the vectors' own ALTREP methods, subsetting `x[i]`,
+#' duplication and coercion between logical, integer and double give
+#' file-backed results above `Rfmalloc.threshold`.  Arithmetic,
+#' comparison, logic (`&`, `|`, `!`), the Math functions and the
+#' cumulative functions are computed in C with file-backed results by
+#' [fmalloc_ops()] and [fmalloc_math()], and through R's operators for
+#' vectors given the class `"fmalloc"` ([fmalloc_class()]);
+#' [fmalloc_colSums()] and friends reduce matrices and arrays.
 #'
 #' @section C API:
 #' Other packages can create and inspect fmalloc vectors from C: add

@@ -10,6 +10,7 @@
 #include "ops.h" /* summary methods (summary.c) */
 
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 static R_altrep_class_t cls_lgl, cls_int, cls_real, cls_cplx, cls_raw,
@@ -691,29 +692,61 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
   return ans;
 }
 
-/* Logical or integer to double, logical to integer: file-backed above
-   the threshold; anything else is left to R.  */
+/* Coercion between logical, integer and double, file-backed above the
+   threshold, by R's rules (coerce.c): NA stays NA; a double outside the
+   integer range becomes NA with R's warning, and is truncated
+   otherwise; a number is TRUE when not zero.  Anything else (to or from
+   character, complex or raw) is left to R.  */
 static SEXP vec_Coerce(SEXP x, int type)
 {
   rfm_vector *v = rfm_vec(x);
   int from = v->type;
-  int ok = (type == REALSXP && (from == INTSXP || from == LGLSXP))
-           || (type == INTSXP && from == LGLSXP);
-  if (!ok || (double)v->length < rfm_threshold() || v->rt->close_requested
+  int numeric_from = from == LGLSXP || from == INTSXP || from == REALSXP;
+  int numeric_to = type == LGLSXP || type == INTSXP || type == REALSXP;
+  if (!numeric_from || !numeric_to || from == type
+      || (double)v->length < rfm_threshold() || v->rt->close_requested
       || v->rt->readonly)
     return NULL;
   SEXP ans = PROTECT(new_vector(rfm_runtime_ext_of(x), type, v->length, 0,
                                 0));
-  const int *src = rfm_payload(v);
+  const void *src = rfm_payload(v);
   void *dst = vec_raw(ans)->payload;
   R_xlen_t n = v->length;
-  if (type == REALSXP) {
-    double *d = dst;
-    for (R_xlen_t i = 0; i < n; i++)
-      d[i] = src[i] == NA_INTEGER ? NA_REAL : (double)src[i];
+  int warn = 0;
+  if (from == REALSXP) {
+    const double *a = src;
+    int *r = dst;
+    if (type == INTSXP) {
+      for (R_xlen_t i = 0; i < n; i++) {
+        if (ISNAN(a[i])) {
+          r[i] = NA_INTEGER;
+        } else if (a[i] >= INT_MAX + 1. || a[i] <= INT_MIN) {
+          r[i] = NA_INTEGER;
+          warn = 1;
+        } else {
+          r[i] = (int)a[i];
+        }
+      }
+    } else {
+      for (R_xlen_t i = 0; i < n; i++)
+        r[i] = ISNAN(a[i]) ? NA_LOGICAL : a[i] != 0;
+    }
   } else {
-    memcpy(dst, src, (size_t)n * sizeof(int));
+    const int *a = src;
+    if (type == REALSXP) {
+      double *d = dst;
+      for (R_xlen_t i = 0; i < n; i++)
+        d[i] = a[i] == NA_INTEGER ? NA_REAL : (double)a[i];
+    } else if (type == INTSXP) { /* from logical: the same ints */
+      memcpy(dst, a, (size_t)n * sizeof(int));
+    } else { /* integer to logical */
+      int *r = dst;
+      for (R_xlen_t i = 0; i < n; i++)
+        r[i] = a[i] == NA_INTEGER ? NA_LOGICAL : a[i] != 0;
+    }
   }
+  if (warn)
+    Rf_warning("NAs introduced by coercion to integer range");
   UNPROTECT(1);
   return ans;
 }

@@ -37,6 +37,37 @@ test_that("coercion above the threshold is file-backed", {
   l <- as_fmalloc(c(TRUE, FALSE, NA, TRUE, TRUE, FALSE), runtime = rt)
   expect_identical(as.integer(l), c(1L, 0L, NA, 1L, 1L, 0L))
   expect_identical(as.character(x), as.character(c(1:9, NA)))
+  # every coercion between logical, integer and double, against base R
+  vals <- list(
+    lgl = c(TRUE, FALSE, NA, TRUE, TRUE, FALSE),
+    int = c(0L, -3L, NA, 7L, .Machine$integer.max, -.Machine$integer.max),
+    dbl = c(1.9, -2.7, NA, NaN, 0, -0, 3e9, -3e9, 2147483647.5,
+            -2147483648, Inf, -Inf, 1e-300))
+  to <- list(logical = as.logical, integer = as.integer, double = as.double)
+  for (a in names(vals)) for (b in names(to)) {
+    f <- as_fmalloc(vals[[a]], runtime = rt)
+    w1 <- w2 <- character()
+    got <- withCallingHandlers(to[[b]](f), warning = function(w) {
+      w1 <<- c(w1, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+    want <- withCallingHandlers(to[[b]](vals[[a]]), warning = function(w) {
+      w2 <<- c(w2, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+    info <- paste(a, "to", b)
+    expect_identical(got, want, info = info)
+    expect_identical(w1, w2, info = info)
+    if (typeof(vals[[a]]) != b) {
+      expect_true(is_fmalloc(got), info = info)
+    }
+  }
+  # storage.mode<- keeps names and dim
+  m <- as_fmalloc(matrix(c(1:5, NA), 2, dimnames = list(c("a", "b"), NULL)),
+                  runtime = rt)
+  storage.mode(m) <- "double"
+  expect_identical(m, matrix(as.double(c(1:5, NA)), 2,
+                             dimnames = list(c("a", "b"), NULL)))
 })
 
 test_that("a second process reads a locked heap read-only", {
