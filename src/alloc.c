@@ -198,7 +198,8 @@ void fmr_block_release(struct fmr_heap *heap, uint64_t offset, uint64_t bytes,
 static uint64_t offset_of(const struct fmr_heap *heap, const void *ptr)
 {
   uintptr_t p = (uintptr_t)ptr, b = (uintptr_t)heap->base;
-  if (p < b + FMR_HEAP_START || p >= b + heap->mapped)
+  uint64_t mapped = atomic_load_explicit(&heap->mapped, memory_order_acquire);
+  if (p < b + FMR_HEAP_START || p >= b + mapped)
     return 0;
   return (uint64_t)(p - b);
 }
@@ -385,7 +386,8 @@ FMR_EXPORT uint64_t fmr_ptr_to_offset(const fmr_heap *heap, const void *ptr)
 
 FMR_EXPORT void *fmr_offset_to_ptr(const fmr_heap *heap, uint64_t offset)
 {
-  if (heap == NULL || offset < FMR_HEAP_START || offset >= heap->mapped)
+  if (heap == NULL || offset < FMR_HEAP_START ||
+      offset >= atomic_load_explicit(&heap->mapped, memory_order_acquire))
     return NULL;
   return heap->base + offset;
 }

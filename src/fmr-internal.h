@@ -240,7 +240,9 @@ struct fmr_heap {
   struct fmr_heap *registry_next; /* process-wide list of open heaps */
   dev_t dev;
   ino_t ino;
-  unsigned refcount;
+  /* Opens of the heap in this process.  Changed under the registry lock,
+     read without it (fmr_stat, fmr_compact), hence atomic. */
+  _Atomic unsigned refcount;
   char *path;
   int fd;
   int mode; /* enum fmr_mode */
@@ -252,7 +254,11 @@ struct fmr_heap {
 
   uint8_t *base;             /* start of the reserved address range */
   uint64_t reserved;         /* bytes reserved (max size) */
-  uint64_t mapped;           /* bytes of the file mapped at base */
+  /* Bytes of the file mapped at base.  Changed under the heap lock (by
+     growth, or a reader's refresh) but read without it by
+     fmr_ptr_to_offset() and fmr_offset_to_ptr(), hence atomic: stored
+     with release after the mmap, loaded with acquire there. */
+  _Atomic uint64_t mapped;
   uint64_t file_size;        /* bytes the heap uses (recorded in meta) */
   struct fmr_disk_meta meta; /* copy of the current meta page */
 

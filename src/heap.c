@@ -300,21 +300,21 @@ static int reserve_and_map(struct fmr_heap *heap, uint64_t reserve,
       MAP_FAILED)
     return fmr_fail_errno(errno_code(errno), errno, "cannot map %s",
                           heap->path);
-  heap->mapped = size;
+  atomic_store_explicit(&heap->mapped, size, memory_order_release);
   return FMR_OK;
 }
 
 static int map_more(struct fmr_heap *heap, uint64_t new_size)
 {
   int prot = PROT_READ | (heap->readonly ? 0 : PROT_WRITE);
-  if (new_size <= heap->mapped)
+  uint64_t mapped = atomic_load_explicit(&heap->mapped, memory_order_relaxed);
+  if (new_size <= mapped)
     return FMR_OK;
-  if (mmap(heap->base + heap->mapped, (size_t)(new_size - heap->mapped), prot,
-           MAP_SHARED | MAP_FIXED, heap->fd,
-           (off_t)heap->mapped) == MAP_FAILED)
+  if (mmap(heap->base + mapped, (size_t)(new_size - mapped), prot,
+           MAP_SHARED | MAP_FIXED, heap->fd, (off_t)mapped) == MAP_FAILED)
     return fmr_fail_errno(errno_code(errno), errno, "cannot map more of %s",
                           heap->path);
-  heap->mapped = new_size;
+  atomic_store_explicit(&heap->mapped, new_size, memory_order_release);
   return FMR_OK;
 }
 
@@ -408,7 +408,7 @@ static struct fmr_heap *heap_new(const char *path, int mode, bool readonly,
   heap->mode = mode;
   heap->readonly = readonly;
   heap->default_max = default_max;
-  heap->refcount = 1;
+  atomic_init(&heap->refcount, 1);
   heap->next_id = 1;
   atomic_init(&heap->lock, 0);
   fmr_extents_init(&heap->extents);
@@ -1062,7 +1062,7 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
   s->catalog_bytes = heap->catalog_bytes;
   s->catalog_slots = heap->catalog_slots;
   s->pending_free_bytes = heap->pending_bytes;
-  s->refcount = heap->refcount;
+  s->refcount = atomic_load_explicit(&heap->refcount, memory_order_relaxed);
   fmr_unlock(heap);
   return FMR_OK;
 }
@@ -1086,6 +1086,11 @@ FMR_EXPORT int fmr_uuid(const fmr_heap *heap, uint8_t uuid_out[FMR_UUID_SIZE])
 {
   if (heap == NULL || uuid_out == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_uuid: heap and uuid_out are required");
-  memcpy(uuid_out, heap->meta.meta_uuid, FMR_UUID_SIZE);
+  /* heap->meta is rewritten whole (write_meta, refresh) under the lock;
+     the heap itself is never a const object, only this view of it. */
+  struct fmr_heap *h = (struct fmr_heap *)heap;
+  fmr_lock(h);
+  memcpy(uuid_out, h->meta.meta_uuid, FMR_UUID_SIZE);
+  fmr_unlock(h);
   return FMR_OK;
 }

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 START_TEST(test_two_heaps_interleaved)
@@ -119,6 +120,24 @@ static void *worker_run(void *arg)
     if (ptrs[slot]) {
       if (!tu_verify(ptrs[slot], sizes[slot], seeds[slot]))
         WORKER_FAIL(w, "thread %d: block overwritten", w->index);
+      if (it % 3 == 0) {
+        /* Resize instead of freeing: the bytes kept must survive. */
+        size_t size = 1 + (size_t)(tu_rand(&rng) % 9000);
+        void *q;
+        int rc = fmr_realloc(heap, ptrs[slot], size, &q);
+        if (rc != 0) {
+          WORKER_FAIL(w, "thread %d: realloc %zu: %s", w->index, size,
+                      fmr_strerror(rc));
+          continue;
+        }
+        size_t kept = size < sizes[slot] ? size : sizes[slot];
+        if (!tu_verify(q, kept, seeds[slot]))
+          WORKER_FAIL(w, "thread %d: realloc lost bytes", w->index);
+        ptrs[slot] = q;
+        sizes[slot] = size;
+        tu_fill(q, size, seeds[slot]);
+        continue;
+      }
       if (fmr_free(heap, ptrs[slot]) != 0)
         WORKER_FAIL(w, "thread %d: free failed", w->index);
       ptrs[slot] = NULL;
@@ -228,6 +247,241 @@ START_TEST(test_threads_one_heap)
   ck_assert_uint_eq(tu_stat(heap).records_committed, total);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
   ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  free(dir);
+}
+END_TEST
+
+/* Everything at once on one heap: allocating workers, a thread that
+   commits, finds, updates, renames, re-points, tombstones and frees its
+   own records, an observer (stat, check, foreach, uuid, address
+   translation, sync, reclaim) and a thread that opens and closes the same
+   file again and again (the same heap, reference-counted).  Built with
+   --enable-tsan this is the data-race test of the library. */
+
+struct hammer {
+  fmr_heap *heap;
+  const char *path;
+  atomic_int stop;
+  uint8_t uuid[FMR_UUID_SIZE];
+  int rounds; /* catalog thread: records made */
+  int opens;  /* opener: opens done */
+  int checks; /* observer: passes done */
+  struct worker cat, obs, opener; /* failure reports */
+};
+
+static void *catalog_run(void *arg)
+{
+  struct hammer *h = arg;
+  struct worker *w = &h->cat;
+  uint64_t rng = 4242;
+  for (int r = 0; r < h->rounds; r++) {
+    char name[32], other[32];
+    void *p, *q;
+    uint64_t id, seed = 0xc000 + (uint64_t)r;
+    fmr_record rec;
+    size_t size = 1 + (size_t)(tu_rand(&rng) % 3000);
+    snprintf(name, sizeof name, "cat-%d", r);
+    snprintf(other, sizeof other, "cat-%d-renamed", r);
+    if (fmr_malloc(h->heap, size, &p) != 0) {
+      WORKER_FAIL(w, "catalog: malloc: %s", fmr_errmsg());
+      continue;
+    }
+    tu_fill(p, size, seed);
+    if (fmr_commit(h->heap, p, 7, size, name, &seed, sizeof seed,
+                   r % 16 == 0 ? FMR_COMMIT_SYNC : 0, &id) != 0) {
+      WORKER_FAIL(w, "catalog: commit: %s", fmr_errmsg());
+      fmr_free(h->heap, p);
+      continue;
+    }
+    if (fmr_record_find(h->heap, name, &rec) != 0 || rec.id != id ||
+        rec.payload != p || !tu_verify(rec.payload, size, seed))
+      WORKER_FAIL(w, "catalog: find %s", name);
+    if (fmr_record_update(h->heap, id, 8, size, "m2", 2) != 0)
+      WORKER_FAIL(w, "catalog: update: %s", fmr_errmsg());
+    if (fmr_record_rename(h->heap, id, other) != 0)
+      WORKER_FAIL(w, "catalog: rename: %s", fmr_errmsg());
+    if (fmr_record_find(h->heap, name, &rec) != FMR_ENOTFOUND)
+      WORKER_FAIL(w, "catalog: old name %s still found", name);
+    if (fmr_record_get(h->heap, id, &rec) != 0 || rec.type != 8 ||
+        strcmp(rec.name, other) != 0 || rec.meta_len != 2 ||
+        memcmp(rec.meta, "m2", 2) != 0 || rec.generation < 3)
+      WORKER_FAIL(w, "catalog: get %s", other);
+    /* Grow the payload: a new block, copied, swapped in. */
+    if (fmr_malloc(h->heap, size * 2, &q) == 0) {
+      memcpy(q, p, size);
+      memset((char *)q + size, 0, size);
+      if (fmr_record_set_payload(h->heap, id, q, size * 2) != 0) {
+        WORKER_FAIL(w, "catalog: set_payload: %s", fmr_errmsg());
+        fmr_free(h->heap, q);
+      } else {
+        p = q;
+      }
+    } else {
+      WORKER_FAIL(w, "catalog: malloc 2: %s", fmr_errmsg());
+    }
+    if (fmr_record_get(h->heap, id, &rec) != 0 || rec.payload != p ||
+        !tu_verify(rec.payload, size, seed))
+      WORKER_FAIL(w, "catalog: payload of %s after set_payload", other);
+    if (fmr_record_update(h->heap, UINT64_MAX - (uint64_t)r, 1, 1, NULL, 0) !=
+        FMR_ENOTFOUND)
+      WORKER_FAIL(w, "catalog: update of an unknown id");
+    switch (r % 3) {
+    case 0: /* kept */
+      break;
+    case 1:
+      if (fmr_record_tombstone(h->heap, id) != 0)
+        WORKER_FAIL(w, "catalog: tombstone: %s", fmr_errmsg());
+      break;
+    default:
+      if (fmr_record_free(h->heap, id) != 0)
+        WORKER_FAIL(w, "catalog: free: %s", fmr_errmsg());
+      if (fmr_record_get(h->heap, id, &rec) != FMR_ENOTFOUND)
+        WORKER_FAIL(w, "catalog: freed record %s found", other);
+      break;
+    }
+  }
+  return NULL;
+}
+
+static int count_record(const fmr_record *r, void *arg)
+{
+  /* Only the copied fields: another thread may change the record (and
+     its metadata and payload) as soon as this callback runs. */
+  if (r->id != 0 && r->name[FMR_NAME_MAX] == '\0')
+    (*(uint64_t *)arg)++;
+  return 0;
+}
+
+static void *observer_run(void *arg)
+{
+  struct hammer *h = arg;
+  struct worker *w = &h->obs;
+  void *mine;
+  if (fmr_malloc(h->heap, 500, &mine) != 0) {
+    WORKER_FAIL(w, "observer: malloc: %s", fmr_errmsg());
+    return NULL;
+  }
+  tu_fill(mine, 500, 99);
+  while (!atomic_load(&h->stop)) {
+    fmr_stats st;
+    uint8_t uuid[FMR_UUID_SIZE];
+    uint64_t n = 0, reclaimed;
+    if (fmr_stat(h->heap, &st) != 0)
+      WORKER_FAIL(w, "observer: stat: %s", fmr_errmsg());
+    else if (st.used_bytes + st.free_bytes != st.heap_bytes ||
+             st.refcount < 1 || st.heap_bytes + 8192 != st.file_size)
+      WORKER_FAIL(w, "observer: stat: used %llu + free %llu != %llu",
+                  (unsigned long long)st.used_bytes,
+                  (unsigned long long)st.free_bytes,
+                  (unsigned long long)st.heap_bytes);
+    if (fmr_uuid(h->heap, uuid) != 0 ||
+        memcmp(uuid, h->uuid, FMR_UUID_SIZE) != 0)
+      WORKER_FAIL(w, "observer: uuid changed");
+    uint64_t off = fmr_ptr_to_offset(h->heap, mine);
+    if (off == 0 || fmr_offset_to_ptr(h->heap, off) != mine ||
+        fmr_usable_size(h->heap, mine) < 500 || !tu_verify(mine, 500, 99))
+      WORKER_FAIL(w, "observer: own block");
+    if (fmr_record_foreach(h->heap, count_record, &n) != 0)
+      WORKER_FAIL(w, "observer: foreach: %s", fmr_errmsg());
+    if (h->checks % 4 == 0 && fmr_check(h->heap, NULL, NULL) != 0)
+      WORKER_FAIL(w, "observer: check: %s", fmr_errmsg());
+    if (h->checks % 8 == 3 && fmr_sync(h->heap) != 0)
+      WORKER_FAIL(w, "observer: sync: %s", fmr_errmsg());
+    if (h->checks % 8 == 5 && fmr_reclaim(h->heap, &reclaimed) != 0)
+      WORKER_FAIL(w, "observer: reclaim: %s", fmr_errmsg());
+    h->checks++;
+  }
+  if (fmr_free(h->heap, mine) != 0)
+    WORKER_FAIL(w, "observer: free: %s", fmr_errmsg());
+  return NULL;
+}
+
+static void *opener_run(void *arg)
+{
+  struct hammer *h = arg;
+  struct worker *w = &h->opener;
+  while (!atomic_load(&h->stop)) {
+    fmr_heap *again;
+    fmr_stats st;
+    if (fmr_open(h->path, NULL, &again) != 0) {
+      WORKER_FAIL(w, "opener: open: %s", fmr_errmsg());
+      break;
+    }
+    if (again != h->heap)
+      WORKER_FAIL(w, "opener: a second heap for the same file");
+    if (fmr_stat(again, &st) != 0 || st.refcount < 2)
+      WORKER_FAIL(w, "opener: refcount %llu", (unsigned long long)st.refcount);
+    if (fmr_close(again) != 0)
+      WORKER_FAIL(w, "opener: close: %s", fmr_errmsg());
+    h->opens++;
+  }
+  return NULL;
+}
+
+START_TEST(test_threads_hammer)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "hammer.fmr");
+  struct hammer h;
+  memset(&h, 0, sizeof h);
+  ck_assert_fmr_ok(
+      tu_open_sized(path, FMR_OPEN_CREATE, 64 * TU_KIB, 0, &h.heap));
+  ck_assert_fmr_ok(fmr_uuid(h.heap, h.uuid));
+  h.path = path;
+  h.rounds = 300;
+  atomic_init(&h.stop, 0);
+  enum { T = 3 };
+  struct worker w[T];
+  pthread_t th[T], cat, obs, opener;
+  for (int i = 0; i < T; i++) {
+    memset(&w[i], 0, sizeof w[i]);
+    w[i].heap = h.heap;
+    w[i].index = i + 10;
+    w[i].iterations = 3000;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+  }
+  ck_assert_int_eq(pthread_create(&cat, NULL, catalog_run, &h), 0);
+  ck_assert_int_eq(pthread_create(&obs, NULL, observer_run, &h), 0);
+  ck_assert_int_eq(pthread_create(&opener, NULL, opener_run, &h), 0);
+  for (int i = 0; i < T; i++)
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+  ck_assert_int_eq(pthread_join(cat, NULL), 0);
+  atomic_store(&h.stop, 1);
+  ck_assert_int_eq(pthread_join(obs, NULL), 0);
+  ck_assert_int_eq(pthread_join(opener, NULL), 0);
+
+  uint64_t workers_records = 0;
+  for (int i = 0; i < T; i++) {
+    ck_assert_msg(w[i].failures == 0, "%d failures, first: %s",
+                  w[i].failures, w[i].what);
+    workers_records += (uint64_t)w[i].iterations;
+  }
+  struct worker *others[] = {&h.cat, &h.obs, &h.opener};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+    ck_assert_msg(others[i]->failures == 0, "%d failures, first: %s",
+                  others[i]->failures, others[i]->what);
+  ck_assert_int_gt(h.checks, 0);
+
+  /* The catalog thread kept every third record, tombstoned every third
+     (the observer may have reclaimed some of those) and freed the rest. */
+  uint64_t kept = (uint64_t)(h.rounds + 2) / 3;
+  fmr_stats st = tu_stat(h.heap);
+  ck_assert_uint_eq(st.refcount, 1);
+  ck_assert_uint_eq(st.records_committed, workers_records + kept);
+  ck_assert_uint_le(st.records_tombstone, (uint64_t)(h.rounds + 1) / 3);
+  ck_assert_uint_eq(st.used_bytes + st.free_bytes, st.heap_bytes);
+  ck_assert_fmr_ok(fmr_check(h.heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(h.heap));
+
+  ck_assert_fmr_ok(tu_open(path, 0, &h.heap));
+  ck_assert_uint_eq(tu_stat(h.heap).records_committed,
+                    workers_records + kept);
+  ck_assert_fmr_ok(fmr_check(h.heap, NULL, NULL));
+  fmr_record rec;
+  ck_assert_fmr_ok(fmr_record_find(h.heap, "cat-0-renamed", &rec));
+  ck_assert(tu_verify(rec.payload, rec.length / 2, 0xc000));
+  ck_assert_fmr_ok(fmr_close(h.heap));
   free(path);
   free(dir);
 }
@@ -372,6 +626,7 @@ static Suite *threads_suite(void)
   tu_timeout(tc, 60);
   tcase_add_test(tc, test_two_heaps_interleaved);
   tcase_add_test(tc, test_threads_one_heap);
+  tcase_add_test(tc, test_threads_hammer);
   tcase_add_test(tc, test_threads_own_heaps);
   tcase_add_test(tc, test_same_path_refcount);
   tcase_add_test(tc, test_concurrent_open);
