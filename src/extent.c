@@ -185,6 +185,28 @@ static void take_front(struct fmr_extents *ext, uint32_t idx, uint64_t len)
   }
 }
 
+/* No bin above LEN's own holds an extent: look in LEN's bin itself, whose
+   extents may be shorter than LEN or not, for one that fits (first fit;
+   the list is walked only on this path, before the heap would grow).
+   Without this a heap grows, or fmr_compact makes a larger file, while a
+   free extent large enough for the request is there. */
+static uint64_t first_fit_in_bin(struct fmr_extents *ext, uint64_t len)
+{
+  int fl, sl;
+  bin_of(len, &fl, &sl);
+  if (!(ext->sl_bitmap[fl] & (1u << sl)))
+    return 0;
+  for (uint32_t idx = ext->heads[fl][sl]; idx != 0;
+       idx = ext->nodes[idx].next) {
+    if (ext->nodes[idx].len >= len) {
+      uint64_t start = ext->nodes[idx].start;
+      take_front(ext, idx, len);
+      return start;
+    }
+  }
+  return 0;
+}
+
 uint64_t fmr_extents_take(struct fmr_extents *ext, uint64_t len)
 {
   int fl, sl;
@@ -206,7 +228,7 @@ uint64_t fmr_extents_take(struct fmr_extents *ext, uint64_t len)
     uint64_t fl_map =
         fl + 1 < 64 ? ext->fl_bitmap & (~UINT64_C(0) << (fl + 1)) : 0;
     if (fl_map == 0)
-      return 0;
+      return first_fit_in_bin(ext, len);
     fl = __builtin_ctzll(fl_map);
     sl_map = ext->sl_bitmap[fl];
   }

@@ -146,6 +146,48 @@ START_TEST(test_compact_shrinks_and_keeps)
 }
 END_TEST
 
+/* A file that is all payload, in blocks whose sizes are not at a bin
+   boundary of the allocator: compaction must not make it larger (the
+   good-fit search once missed the one free extent that fitted exactly
+   and grew the new file by 4 MiB). */
+START_TEST(test_compact_full_file_does_not_grow)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "full.fmr");
+  fmr_heap *heap;
+  ck_assert_fmr_ok(tu_open_sized(path, FMR_OPEN_CREATE, 64 * TU_KIB, 0,
+                                 &heap));
+  static const size_t sizes[] = {1000000, 700000, 123456, 999999, 333333};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    void *p;
+    char name[16];
+    snprintf(name, sizeof name, "r%zu", i);
+    ck_assert_fmr_ok(fmr_malloc(heap, sizes[i], &p));
+    tu_fill(p, sizes[i], i);
+    ck_assert_fmr_ok(fmr_commit(heap, p, 1, sizes[i], name, NULL, 0, 0,
+                                NULL));
+  }
+  ck_assert_fmr_ok(fmr_close(heap));
+  uint64_t before, after, again;
+  ck_assert_fmr_ok(fmr_compact(path, &before, &after));
+  ck_assert_uint_le(after, before);
+  ck_assert_fmr_ok(fmr_compact(path, NULL, &again));
+  ck_assert_uint_le(again, after);
+  ck_assert_fmr_ok(tu_open(path, 0, &heap));
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    fmr_record r;
+    char name[16];
+    snprintf(name, sizeof name, "r%zu", i);
+    ck_assert_fmr_ok(fmr_record_find(heap, name, &r));
+    ck_assert(tu_verify(r.payload, sizes[i], i));
+  }
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  free(dir);
+}
+END_TEST
+
 START_TEST(test_compact_empty_and_errors)
 {
   char *dir = tu_tmpdir();
@@ -255,6 +297,7 @@ static Suite *compact_suite(void)
   TCase *tc = tcase_create("core");
   tu_timeout(tc, 120);
   tcase_add_test(tc, test_compact_shrinks_and_keeps);
+  tcase_add_test(tc, test_compact_full_file_does_not_grow);
   tcase_add_test(tc, test_compact_empty_and_errors);
   tcase_add_test(tc, test_compact_locked);
   tcase_add_test(tc, test_compact_killed);
