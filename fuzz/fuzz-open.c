@@ -12,8 +12,6 @@
    (make -C fuzz fuzz) and, for make check, linked with replay.c, which
    runs the same function on every file of the corpus.  */
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,48 +20,9 @@
 
 #include <fmalloc-r.h>
 
+#include "fuzz-util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[4000], path[4096];
-
-static void remove_dir(void)
-{
-  unlink(path);
-  rmdir(dir);
-}
-
-static void make_path(void)
-{
-  if (path[0] != '\0')
-    return;
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/fmr-fuzz.XXXXXX", tmp ? tmp : "/tmp");
-  if (mkdtemp(dir) == NULL) {
-    perror("mkdtemp");
-    abort();
-  }
-  snprintf(path, sizeof path, "%s/input.fmr", dir);
-  atexit(remove_dir);
-}
-
-static void write_file(const uint8_t *data, size_t size)
-{
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) {
-    perror("open");
-    abort();
-  }
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n <= 0) {
-      perror("write");
-      abort();
-    }
-    data += n;
-    size -= (size_t)n;
-  }
-  close(fd);
-}
 
 static volatile unsigned sink;
 
@@ -116,8 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   fmr_options o;
   fmr_heap *heap;
-  make_path();
-  write_file(data, size);
+  const char *path = fuzz_write_input(data, size);
 
   fmr_options_init(&o);
   o.flags = FMR_OPEN_READONLY;

@@ -1,13 +1,17 @@
-/* make-corpus.c: write the seed files of the fuzz corpus: heap files in
-   the states the library produces (empty, with records, names, metadata,
-   tombstones, updated records awaiting a sync, not closed cleanly).
+/* make-corpus.c: write the seed files of the fuzz corpora.  For
+   fuzz-open: heap files in the states the library produces (empty, with
+   records, names, metadata, tombstones, updated records awaiting a sync,
+   not closed cleanly).  For fuzz-ops: those files, or none (a new heap),
+   each followed by an operation script (see fuzz-ops.c for the layout).
 
    Copyright (C) 2026 The libfmalloc-r authors.
    This file is part of libfmalloc-r, free software under the GNU Lesser
    General Public License, version 2.1 or (at your option) any later version.
 
-   Usage: make-corpus DIRECTORY (writes seed-*.fmr there).  */
+   Usage: make-corpus DIRECTORY         (writes seed-*.fmr there)
+          make-corpus --ops DIRECTORY   (writes ops-*.bin there)  */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +56,8 @@ static uint64_t put(fmr_heap *heap, size_t size, const char *name,
   return id;
 }
 
-int main(int argc, char **argv)
+static int write_heap_seeds(const char *dir)
 {
-  if (argc != 2) {
-    fprintf(stderr, "usage: make-corpus DIRECTORY\n");
-    return 2;
-  }
-  const char *dir = argv[1];
   fmr_heap *h;
 
   h = create(dir, "seed-empty.fmr");
@@ -99,4 +98,142 @@ int main(int argc, char **argv)
   int status;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* fuzz-ops seeds                                                       */
+
+#define OP_BYTES 16 /* as in fuzz-ops.c */
+#define OP_COUNT 20
+
+static unsigned char *read_whole(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    perror(path);
+    exit(1);
+  }
+  size_t cap = 1 << 17;
+  unsigned char *buf = malloc(cap);
+  if (buf == NULL)
+    exit(1);
+  *len = fread(buf, 1, cap, f);
+  fclose(f);
+  return buf;
+}
+
+static uint64_t rng_state = 12345;
+
+static unsigned next_byte(void)
+{
+  uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return (unsigned)((z ^ (z >> 31)) & 0xff);
+}
+
+/* A script of N steps: opcodes from OPS (cycled), or random where OPS is
+   NULL; argument bytes random. */
+static void make_script(unsigned char *script, size_t n, const char *ops)
+{
+  size_t nops = ops != NULL ? strlen(ops) : 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char *step = script + i * OP_BYTES;
+    for (int k = 0; k < OP_BYTES; k++)
+      step[k] = (unsigned char)next_byte();
+    /* Opcodes are letters: 'a' is 0 (malloc), 'b' 1 (calloc), ... */
+    step[0] = nops ? (unsigned char)(ops[i % nops] - 'a')
+                   : (unsigned char)(next_byte() % OP_COUNT);
+  }
+}
+
+static void write_ops_seed(const char *dir, const char *name,
+                           const unsigned char *file, size_t file_len,
+                           size_t steps, const char *ops)
+{
+  size_t script_len = steps * OP_BYTES;
+  size_t len = 2 + file_len + script_len;
+  unsigned char *buf = malloc(len);
+  char path[4096];
+  if (buf == NULL)
+    exit(1);
+  buf[0] = (unsigned char)(script_len & 0xff);
+  buf[1] = (unsigned char)(script_len >> 8);
+  if (file_len > 0)
+    memcpy(buf + 2, file, file_len);
+  make_script(buf + 2 + file_len, steps, ops);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+    perror(path);
+    exit(1);
+  }
+  free(buf);
+}
+
+/* Opcodes of fuzz-ops.c as letters:
+   a malloc  b calloc  c realloc  d free  e commit  f find  g get
+   h update  i rename  j set_payload  k tombstone  l record_free
+   m reclaim  n sync  o refresh  p foreach  q reopen  r reopen read-only
+   s compact  t bad arguments */
+static int write_ops_seeds(const char *dir)
+{
+  char tmp[3000];
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/make-corpus.XXXXXX", t ? t : "/tmp");
+  if (mkdtemp(tmp) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+  if (write_heap_seeds(tmp) != 0)
+    return 1;
+  static const char *files[] = {"seed-records.fmr", "seed-tombstones.fmr",
+                                "seed-unclean.fmr"};
+  unsigned char *heap[3];
+  size_t heap_len[3];
+  for (int i = 0; i < 3; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
+    heap[i] = read_whole(path, &heap_len[i]);
+    unlink(path);
+  }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/seed-empty.fmr", tmp);
+  unlink(path);
+  rmdir(tmp);
+
+  /* A new heap: every operation, then the life of records. */
+  write_ops_seed(dir, "ops-new-every-op.bin", NULL, 0, 40,
+                 "abcdefghijklmnopqrst");
+  write_ops_seed(dir, "ops-new-records.bin", NULL, 0, 48,
+                 "aaeaeaefgghijakfilmaeqaernaesagjph");
+  write_ops_seed(dir, "ops-new-blocks.bin", NULL, 0, 48, "aabacadbcdaacd");
+  write_ops_seed(dir, "ops-new-reopen.bin", NULL, 0, 32,
+                 "aeaeakqaeraesgfq");
+  for (int i = 0; i < 4; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "ops-new-random-%d.bin", i);
+    write_ops_seed(dir, name, NULL, 0, 64, NULL);
+  }
+  /* The heap files of the fuzz-open corpus with scripts. */
+  write_ops_seed(dir, "ops-records.bin", heap[0], heap_len[0], 32,
+                 "gfhijklpaeqrs");
+  write_ops_seed(dir, "ops-tombstones.bin", heap[1], heap_len[1], 32,
+                 "pgmkslaeqrt");
+  write_ops_seed(dir, "ops-unclean.bin", heap[2], heap_len[2], 32,
+                 "gfijhaejnqrs");
+  for (int i = 0; i < 3; i++)
+    free(heap[i]);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc == 3 && strcmp(argv[1], "--ops") == 0)
+    return write_ops_seeds(argv[2]);
+  if (argc != 2) {
+    fprintf(stderr, "usage: make-corpus [--ops] DIRECTORY\n");
+    return 2;
+  }
+  return write_heap_seeds(argv[1]);
 }
