@@ -5,13 +5,19 @@
 # an ERROR or a WARNING, printing the check log (and the test output).
 #
 # Usage: sh R-package/tools/ci-test.sh [PACKAGE_DIR]
-# Environment: R (default R), TMPDIR.
+# Environment: R (default R), TMPDIR; RFMALLOC_TEST_LONG (default true:
+# run tests/testthat/test-long.R, which needs a 3 GiB heap file in TMPDIR;
+# false leaves it out); RFMALLOC_CRASH_ROUNDS (kill -9 rounds of
+# test-crash.R, default 8).  R CMD check passes the environment on to
+# the tests.
 
 set -eu
 
 pkgdir=${1:-$(dirname "$0")/..}
 pkgdir=$(cd "$pkgdir" && pwd)
 R=${R:-R}
+RFMALLOC_TEST_LONG=${RFMALLOC_TEST_LONG:-true}
+export RFMALLOC_TEST_LONG
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rfmalloc-ci.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -44,6 +50,9 @@ then
 fi
 grep -E '^Status:' check.log
 grep -E 'NOTE' check.log || true
+# What the crash and long-vector tests report (kills survived, times).
+grep -h -E '^(kill -9 test|long vector test):' \
+  Rfmalloc.Rcheck/tests/testthat.Rout 2>/dev/null || true
 # testthat's summary, for the caller to count.
 grep -h -E '\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' \
   Rfmalloc.Rcheck/tests/testthat.Rout 2>/dev/null | tail -1 || true
