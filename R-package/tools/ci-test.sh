@@ -51,7 +51,7 @@ fi
 grep -E '^Status:' check.log
 grep -E 'NOTE' check.log || true
 # What the crash and long-vector tests report (kills survived, times).
-grep -h -E '^(kill -9 test|long vector test):' \
+grep -h -E '^(kill -9 test|long vector test)' \
   Rfmalloc.Rcheck/tests/testthat.Rout 2>/dev/null || true
 # testthat's summary, for the caller to count.
 grep -h -E '\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' \

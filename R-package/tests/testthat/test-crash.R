@@ -179,8 +179,8 @@ crash_writer <- function(path, log, value, read_log, replay, round,
     if (max_ops > 0 && ops >= max_ops) break
     ops <- ops + 1
     seed <- seed + 1
-    # Lists are only saved: destroying one is not atomic (see the
-    # skipped test below), and renaming one rewrites its elements.
+    # Lists are saved and renamed (which saves their elements again), never
+    # destroyed: destroying one is not atomic (see the skipped test below).
     atomic <- names(state)[vapply(state, function(s) s$type != "list", NA)]
     u <- runif(1)
     if (length(atomic) > 40) u <- 0.4 * u
@@ -197,7 +197,7 @@ crash_writer <- function(path, log, value, read_log, replay, round,
       save_one(name, type, seed)
       state[[name]] <- list(type = type, seed = seed)
     } else if (length(atomic) >= 3 && u < 0.4) {
-      old <- sample(atomic, 1)
+      old <- sample(names(state), 1)
       new <- paste0("r", seed)
       s <- state[[old]]
       y <- fmalloc_load(old, runtime = rt)
@@ -479,6 +479,8 @@ test_that("kill -9 while a large vector is filled reclaims its space", {
   on.exit(unlink(d, recursive = TRUE), add = TRUE)
   path <- file.path(d, "big.fmr")
   log <- file.path(d, "big.log")
+  t0 <- Sys.time()
+  kills <- 0L
   expect_equal(crash_run_writer(path, log, 1L, max_ops = 25), 25)
   base <- crash_verify(path, log, killed = FALSE)
   used0 <- base$summary$used_bytes
@@ -491,7 +493,9 @@ test_that("kill -9 while a large vector is filled reclaims its space", {
     expect_true(crash_wait(w, filling))
     Sys.sleep(0.2 + 0.3 * r)
     expect_false("BIGSAVED" %in% crash_read_log(log))
-    expect_true(crash_kill(w))
+    ok <- crash_kill(w)
+    expect_true(ok)
+    kills <- kills + ok
     res <- crash_verify(path, log)
     # the half-written vector is gone and its 400 MB are free again
     expect_false("big" %in% names(res$match))
@@ -506,6 +510,9 @@ test_that("kill -9 while a large vector is filled reclaims its space", {
   expect_equal(crash_run_writer(path, log, 200L, max_ops = 10), 10)
   res <- crash_verify(path, log, killed = FALSE)
   expect_lt(res$summary$used_bytes, used0 + 5e7)
+  message(sprintf(paste("kill -9 test, large vector: %d of 2 kills survived,",
+                        "file %.0f MB, %.1f s"), kills, sizes[1] / 1e6,
+                  as.numeric(difftime(Sys.time(), t0, units = "secs"))))
 })
 
 test_that("kill -9 inside fmalloc_destroy of a list leaves it loadable", {
@@ -519,12 +526,18 @@ test_that("kill -9 inside fmalloc_destroy of a list leaves it loadable", {
   cleanup_fmalloc(rt)
   rm(rt)
   invisible(gc())
-  try(in_fresh_r(function(path) {
+  marker <- tempfile()
+  # die when the elements are destroyed and the list's record is not
+  try(in_fresh_r(function(path, marker) {
     rt <- Rfmalloc::open_fmalloc(path)
     trace(Rfmalloc:::destroy_list_record, print = FALSE,
-          exit = quote(tools::pskill(Sys.getpid(), tools::SIGKILL)))
+          exit = bquote({
+            file.create(.(marker))
+            tools::pskill(Sys.getpid(), tools::SIGKILL)
+          }))
     Rfmalloc::fmalloc_destroy("L", runtime = rt)
-  }, list(path = path)), silent = TRUE)
+  }, list(path = path, marker = marker)), silent = TRUE)
+  expect_true(file.exists(marker)) # else the kill point must be found again
   got <- in_fresh_r(function(path) {
     rt <- Rfmalloc::open_fmalloc(path)
     l <- tryCatch(Rfmalloc::fmalloc_load("L", runtime = rt),
@@ -546,7 +559,8 @@ test_that("kill -9 inside fmalloc_save of a list leaves no records behind", {
              "as unnamed records before the list's record, so a crash",
              "between them leaks them for good"))
   path <- heap_file()
-  try(in_fresh_r(function(path) {
+  marker <- tempfile()
+  try(in_fresh_r(function(path, marker) {
     rt <- Rfmalloc::open_fmalloc(path)
     big <- as.double(1:1e6)
     # stop just before the statement that commits the list's own record
@@ -555,9 +569,13 @@ test_that("kill -9 inside fmalloc_save of a list leaves no records behind", {
       any(grepl("enc2utf8(name)", deparse(e), fixed = TRUE))
     }, NA))
     trace(Rfmalloc:::save_list, at = at, print = FALSE,
-          tracer = quote(tools::pskill(Sys.getpid(), tools::SIGKILL)))
+          tracer = bquote({
+            file.create(.(marker))
+            tools::pskill(Sys.getpid(), tools::SIGKILL)
+          }))
     Rfmalloc::fmalloc_save(list(a = big, b = big), "L", runtime = rt)
-  }, list(path = path)), silent = TRUE)
+  }, list(path = path, marker = marker)), silent = TRUE)
+  expect_true(file.exists(marker)) # else the kill point must be found again
   got <- in_fresh_r(function(path) {
     rt <- Rfmalloc::open_fmalloc(path)
     d <- Rfmalloc::diagnose_fmalloc_runtime(rt)
