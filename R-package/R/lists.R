@@ -31,6 +31,13 @@
 #' that R makes of a list (when a shared list is changed) share its ids
 #' vector, so they are the same record when saved.
 #'
+#' Saving and destroying a list is all or nothing across a crash: its
+#' elements are committed as list elements before the list's own record,
+#' and the first R process to open the heap for writing frees every
+#' unnamed list element that no saved list holds (what a process killed
+#' in between leaves behind, or an element that a list saved again no
+#' longer holds); [diagnose_fmalloc_runtime()] reports how many.
+#'
 #' Serializing an fmalloc list of a persistent runtime (with `saveRDS()`
 #' or `serialize()`) writes references to the ids vector and the
 #' elements.  On R >= 4.3, a list serialized by value (a scratch runtime,
@@ -235,13 +242,16 @@ save_list <- function(x, name, runtime) {
       next
     }
     meta <- serialize(attributes(el), NULL, version = 3L)
-    id <- .Call(C_rfm_save, el, NULL, meta)
+    id <- .Call(C_rfm_save, el, NULL, meta, 1L) # role: element
     .Call(C_rfm_poke_real, ids, i, id)
   }
   attrs <- attributes(x)
   attrs$fmalloc_ids <- NULL
   attr(attrs, "fmalloc_container") <- TRUE
-  .Call(C_rfm_save, ids, enc2utf8(name), serialize(attrs, NULL, version = 3L))
+  # role: container.  Until this commits, the elements committed above
+  # are orphans that the next open of the heap frees.
+  .Call(C_rfm_save, ids, enc2utf8(name), serialize(attrs, NULL, version = 3L),
+        2L)
   x
 }
 
@@ -266,12 +276,26 @@ load_list <- function(ids, attrs, runtime) {
   y
 }
 
-destroy_list_record <- function(ids, runtime) {
+# The element records of the saved list whose ids vector is IDS.
+list_element_records <- function(ids, runtime) {
+  els <- list()
   for (i in seq_along(ids)) {
     id <- ids[[i]]
     if (id != 0) {
-      found <- .Call(C_rfm_get_id, runtime, id)
-      .Call(C_rfm_destroy, found[[1L]])
+      els[[length(els) + 1L]] <- .Call(C_rfm_get_id, runtime, id)[[1L]]
     }
   }
+  els
+}
+
+# Destroy a list: its ids vector IDS (NULL if it has none) and the
+# fmalloc vectors ELS.  All or nothing across a crash: the elements are
+# flagged as such first, then the list's own record goes (so its name no
+# longer finds anything), then the elements; elements left behind by a
+# crash are freed by the next open of the heap.
+destroy_list <- function(ids, els) {
+  for (el in els) .Call(C_rfm_mark_element, el)
+  if (!is.null(ids)) .Call(C_rfm_destroy, ids)
+  for (el in els) .Call(C_rfm_destroy, el)
+  invisible(NULL)
 }

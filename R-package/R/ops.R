@@ -344,7 +344,7 @@ colsums <- function(x, what, na.rm, dims, runtime) {
 #' m[] <- c(1, NA, 3, 4, 5, 6)
 #' fmalloc_colSums(m)
 #' fmalloc_rowMeans(m, na.rm = TRUE)
-#' a <- as_fmalloc_array(1:24, dim = c(2, 3, 4), runtime = rt)
+#' a <- as_fmalloc(array(1:24, dim = c(2, 3, 4)), runtime = rt)
 #' fmalloc_colSums(a)            # a 3 x 4 matrix
 #' fmalloc_rowSums(a, dims = 2)  # a 2 x 3 matrix
 #' @export

@@ -45,7 +45,7 @@ fmalloc_save <- function(x, name, runtime = NULL) {
     return(invisible(save_list(x, name, runtime)))
   }
   meta <- serialize(attributes(x), NULL, version = 3L)
-  .Call(C_rfm_save, x, enc2utf8(name), meta)
+  .Call(C_rfm_save, x, enc2utf8(name), meta, 0L)
   invisible(x)
 }
 
@@ -74,17 +74,15 @@ fmalloc_destroy <- function(x, runtime = NULL) {
     found <- .Call(C_rfm_find, runtime, enc2utf8(x))
     attrs <- if (length(found[[2L]])) unserialize(found[[2L]]) else NULL
     if (isTRUE(attr(attrs, "fmalloc_container"))) {
-      destroy_list_record(found[[1L]], runtime)
+      destroy_list(found[[1L]], list_element_records(found[[1L]], runtime))
+    } else {
+      .Call(C_rfm_destroy, found[[1L]])
     }
-    .Call(C_rfm_destroy, found[[1L]])
     return(invisible(NULL))
   }
   if (is.list(x)) {
-    for (el in unclass(x)) {
-      if (!is.list(el) && is_fmalloc(el)) .Call(C_rfm_destroy, el)
-    }
-    ids <- list_ids(x)
-    if (!is.null(ids)) .Call(C_rfm_destroy, ids)
+    els <- Filter(function(el) !is.list(el) && is_fmalloc(el), unclass(x))
+    destroy_list(list_ids(x), els)
     return(invisible(NULL))
   }
   if (!is_fmalloc(x)) {

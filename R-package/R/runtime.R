@@ -206,7 +206,11 @@ list_fmalloc_allocations <- function(runtime = NULL) {
 #'   `live_vectors`, `open_runtimes` (runtimes open in this process),
 #'   `heap_opens`, `uncommitted_blocks`, `records` (counts by state:
 #'   `committed`, `tombstone`, `damaged`, `recoverable`), `record_bytes`,
-#'   `reclaimable_bytes` (tombstones plus space freed but not yet reusable)).
+#'   `reclaimable_bytes` (tombstones plus space freed but not yet
+#'   reusable), `orphans_freed` and `orphan_bytes_freed` (list elements
+#'   that no saved list held, freed when this runtime opened the file: what
+#'   a crash while saving or destroying a list leaves, see
+#'   [create_fmalloc_list()])).
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
 #' x <- create_fmalloc_vector("double", 1000, runtime = rt)
@@ -240,7 +244,9 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
                 damaged = info$records_damaged,
                 recoverable = sum(catalog$recoverable)),
     record_bytes = info$record_bytes,
-    reclaimable_bytes = info$tombstone_bytes + info$pending_free_bytes
+    reclaimable_bytes = info$tombstone_bytes + info$pending_free_bytes,
+    orphans_freed = info$swept_records,
+    orphan_bytes_freed = info$swept_bytes
   )
   list(runtime = info, catalog = catalog, summary = summary)
 }

@@ -17,7 +17,8 @@ SEXP C_rfm_set_attributes(SEXP, SEXP);
 SEXP C_rfm_is_fmalloc(SEXP);
 SEXP C_rfm_runtime_of(SEXP);
 SEXP C_rfm_vector_info(SEXP);
-SEXP C_rfm_save(SEXP, SEXP, SEXP);
+SEXP C_rfm_save(SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_mark_element(SEXP);
 SEXP C_rfm_find(SEXP, SEXP);
 SEXP C_rfm_destroy(SEXP);
 SEXP C_rfm_destroy_name(SEXP, SEXP);
@@ -47,7 +48,8 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_is_fmalloc, 1),
     ENTRY(C_rfm_runtime_of, 1),
     ENTRY(C_rfm_vector_info, 1),
-    ENTRY(C_rfm_save, 3),
+    ENTRY(C_rfm_save, 4),
+    ENTRY(C_rfm_mark_element, 1),
     ENTRY(C_rfm_find, 2),
     ENTRY(C_rfm_destroy, 1),
     ENTRY(C_rfm_destroy_name, 2),

@@ -20,11 +20,30 @@
 
 #include <fmalloc-r.h>
 
-/* Record type tags: this marker in the upper 16 bits, SEXPTYPE below. */
+/* Record type tags: this marker in the upper 16 bits, the SEXPTYPE in
+   the low 8, and role flags between.  A list saved with fmalloc_save()
+   is a CONTAINER record (its payload: the record ids of its elements,
+   as doubles) and ELEMENT records.  An unnamed ELEMENT record that no
+   CONTAINER lists is what a crash in the middle of saving or destroying
+   a list leaves behind (or an element a re-saved list let go of); the
+   writer frees such records when it opens the heap (rfm_sweep_orphans),
+   so lists are saved and destroyed all or nothing.  */
 #define RFM_TAG_MARKER 0x52460000u
+#define RFM_TAG_ELEMENT 0x1000u
+#define RFM_TAG_CONTAINER 0x2000u
 #define RFM_TAG(sexptype) (RFM_TAG_MARKER | (uint32_t)(sexptype))
 #define RFM_TAG_IS_OURS(tag) (((tag) & 0xffff0000u) == RFM_TAG_MARKER)
-#define RFM_TAG_TYPE(tag) ((int)((tag) & 0xffffu))
+#define RFM_TAG_TYPE(tag) ((int)((tag) & 0xffu))
+#define RFM_TAG_ROLE(tag) ((tag) & (RFM_TAG_ELEMENT | RFM_TAG_CONTAINER))
+
+/* Roles given to rfm_commit(): how the record's role flags change. */
+enum {
+  RFM_ROLE_PLAIN = 0,     /* a vector of its own: flags cleared */
+  RFM_ROLE_ELEMENT = 1,   /* a list element: new records flagged, a
+                             record committed before keeps its flags */
+  RFM_ROLE_CONTAINER = 2, /* a list's ids vector */
+  RFM_ROLE_KEEP = 3       /* leave the flags as they are */
+};
 
 typedef struct rfm_runtime {
   fmr_heap *heap;      /* NULL once closed */
@@ -32,6 +51,8 @@ typedef struct rfm_runtime {
   int mode;            /* enum fmr_mode */
   int readonly;        /* opened read-only (file locked by another) */
   int close_requested; /* cleanup_fmalloc() was called */
+  double swept_records; /* orphaned list elements freed at open */
+  double swept_bytes;
   int handle_dead;     /* the runtime's external pointer was finalized */
   R_xlen_t nvec;       /* live vector handles of this runtime */
 } rfm_runtime;
@@ -90,7 +111,7 @@ double rfm_threshold(void);
 SEXP rfm_wrap_record(SEXP rt_ext, const fmr_record *rec);
 SEXP rfm_runtime_ext_of(SEXP x);
 size_t rfm_elt_size(int type);
-void rfm_commit(rfm_vector *v, const char *name, SEXP meta);
+void rfm_commit(rfm_vector *v, const char *name, SEXP meta, int role);
 
 /* altlist.c (ALTLIST on R >= 4.3; stubs before) */
 void rfm_init_list_class(DllInfo *dll);

@@ -152,6 +152,92 @@ SEXP rfm_runtime_find(const char *path)
   return R_NilValue;
 }
 
+/* --- orphaned list elements ------------------------------------------ */
+
+typedef struct id_set {
+  uint64_t *ids;
+  size_t n, cap;
+} id_set;
+
+static int id_set_add(id_set *s, uint64_t id)
+{
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 256;
+    uint64_t *ids = realloc(s->ids, cap * sizeof *ids);
+    if (ids == NULL)
+      return 1;
+    s->ids = ids;
+    s->cap = cap;
+  }
+  s->ids[s->n++] = id;
+  return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct sweep_state {
+  id_set listed;   /* ids the containers list */
+  id_set elements; /* unnamed element records */
+} sweep_state;
+
+static int sweep_collect(const fmr_record *rec, void *arg)
+{
+  sweep_state *st = arg;
+  if (rec->state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec->type))
+    return 0;
+  if ((rec->type & RFM_TAG_CONTAINER) && rec->payload != NULL
+      && RFM_TAG_TYPE(rec->type) == REALSXP
+      && rec->length <= rec->payload_bytes / sizeof(double)) {
+    const double *d = rec->payload;
+    for (uint64_t k = 0; k < rec->length; k++)
+      if (d[k] >= 1 && id_set_add(&st->listed, (uint64_t)d[k]))
+        return 1;
+  }
+  if ((rec->type & RFM_TAG_ELEMENT) && rec->name[0] == '\0')
+    return id_set_add(&st->elements, rec->id);
+  return 0;
+}
+
+/* Free the unnamed list elements that no saved list holds: what a
+   process killed while saving or destroying a list left behind, and
+   elements that a list saved again no longer holds.  Run by the writer
+   when it is the first in this process to open the heap, so no R
+   object of this process can hold such a record.  */
+static void sweep_orphans(rfm_runtime *r)
+{
+  sweep_state st = {{NULL, 0, 0}, {NULL, 0, 0}};
+  int rc = fmr_record_foreach(r->heap, sweep_collect, &st);
+  int failed = rc != FMR_OK;
+  if (!failed && st.elements.n > 0) {
+    qsort(st.listed.ids, st.listed.n, sizeof(uint64_t), cmp_id);
+    for (size_t i = 0; i < st.elements.n; i++) {
+      uint64_t id = st.elements.ids[i];
+      if (st.listed.n > 0
+          && bsearch(&id, st.listed.ids, st.listed.n, sizeof(uint64_t),
+                     cmp_id) != NULL)
+        continue;
+      fmr_record rec;
+      if (fmr_record_get(r->heap, id, &rec) != FMR_OK)
+        continue;
+      if (fmr_record_free(r->heap, id) != FMR_OK) {
+        failed = 1;
+        break;
+      }
+      r->swept_records += 1;
+      r->swept_bytes += (double)rec.payload_bytes;
+    }
+  }
+  free(st.listed.ids);
+  free(st.elements.ids);
+  if (failed)
+    Rf_warning("could not free the orphaned list elements of '%s': %s",
+               r->path, fmr_errmsg());
+}
+
 static const char *mode_name(int mode)
 {
   return mode == FMR_MODE_SCRATCH ? "scratch" : "persistent";
@@ -200,6 +286,10 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
   SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
   SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
   Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
+  fmr_stats st;
+  if (mode == FMR_MODE_PERSISTENT && !r->readonly
+      && fmr_stat(heap, &st) == FMR_OK && st.refcount == 1)
+    sweep_orphans(r);
   UNPROTECT(2);
   return ext;
 }
@@ -261,7 +351,7 @@ SEXP C_rfm_info(SEXP rt)
                          "blocks", "records_committed", "records_tombstone",
                          "records_damaged", "record_bytes", "tombstone_bytes",
                          "catalog_bytes", "pending_free_bytes", "refcount",
-                         ""};
+                         "swept_records", "swept_bytes", ""};
   SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
   if (r == NULL) {
     SET_VECTOR_ELT(ans, 2, Rf_ScalarLogical(FALSE));
@@ -295,6 +385,8 @@ SEXP C_rfm_info(SEXP rt)
                    (double)st.pending_free_bytes, (double)st.refcount};
   for (int i = 0; i < (int)(sizeof vals / sizeof vals[0]); i++)
     SET_VECTOR_ELT(ans, 8 + i, Rf_ScalarReal(vals[i]));
+  SET_VECTOR_ELT(ans, 24, Rf_ScalarReal(r->swept_records));
+  SET_VECTOR_ELT(ans, 25, Rf_ScalarReal(r->swept_bytes));
   UNPROTECT(1);
   return ans;
 }

@@ -335,7 +335,7 @@ static SEXP vec_Serialized_state(SEXP x)
     return NULL;
   rfm_vector *o = data_owner(v);
   if (!o->committed)
-    rfm_commit(o, NULL, R_NilValue);
+    rfm_commit(o, NULL, R_NilValue, RFM_ROLE_KEEP);
   const char *names[] = {"path", "uuid", "id", "generation", "type",
                          "length", ""};
   SEXP state = PROTECT(Rf_mkNamed(VECSXP, names));
@@ -819,7 +819,10 @@ void rfm_init_classes(DllInfo *dll)
 
 /* --- commit, save, load, destroy ------------------------------------- */
 
-void rfm_commit(rfm_vector *v, const char *name, SEXP meta)
+/* Commit V (or update its record): NAME (NULL keeps the name), META
+   (R_NilValue keeps the metadata), ROLE (RFM_ROLE_*: the role flags of
+   the type tag).  */
+void rfm_commit(rfm_vector *v, const char *name, SEXP meta, int role)
 {
   rfm_runtime *rt = v->rt;
   if (rt->mode != FMR_MODE_PERSISTENT)
@@ -828,29 +831,48 @@ void rfm_commit(rfm_vector *v, const char *name, SEXP meta)
     Rf_error("the fmalloc runtime for '%s' is read-only", rt->path);
   const void *mp = meta == R_NilValue ? NULL : RAW(meta);
   size_t ml = meta == R_NilValue ? 0 : (size_t)XLENGTH(meta);
+  uint32_t tag = RFM_TAG(v->type);
+  if (role == RFM_ROLE_ELEMENT)
+    tag |= RFM_TAG_ELEMENT;
+  else if (role == RFM_ROLE_CONTAINER)
+    tag |= RFM_TAG_CONTAINER;
+  fmr_record rec;
   int rc;
   if (!v->committed) {
     uint64_t id = 0;
-    rc = fmr_commit(rt->heap, v->payload, RFM_TAG(v->type),
-                    (uint64_t)v->length, name, mp, ml, 0, &id);
+    rc = fmr_commit(rt->heap, v->payload, tag, (uint64_t)v->length, name,
+                    mp, ml, 0, &id);
     if (rc != FMR_OK)
       rfm_fail(rc, "cannot commit the vector to the catalog");
     v->committed = 1;
     v->record_id = id;
   } else {
+    rc = fmr_record_get(rt->heap, v->record_id, &rec);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot read the record");
+    if (role == RFM_ROLE_ELEMENT || role == RFM_ROLE_KEEP)
+      tag = RFM_TAG(v->type) | RFM_TAG_ROLE(rec.type);
     if (name != NULL) {
       rc = fmr_record_rename(rt->heap, v->record_id, name);
       if (rc != FMR_OK)
         rfm_fail(rc, "cannot name the record");
     }
-    if (meta != R_NilValue) {
-      rc = fmr_record_update(rt->heap, v->record_id, RFM_TAG(v->type),
+    if (meta != R_NilValue || tag != rec.type) {
+      if (meta == R_NilValue) {
+        /* keep the metadata: copy it out of the mapping first, as the
+           update replaces the block it lives in */
+        ml = rec.meta_len;
+        void *copy = ml ? R_alloc(ml, 1) : NULL;
+        if (ml)
+          memcpy(copy, rec.meta, ml);
+        mp = copy;
+      }
+      rc = fmr_record_update(rt->heap, v->record_id, tag,
                              (uint64_t)v->length, mp, ml);
       if (rc != FMR_OK)
         rfm_fail(rc, "cannot update the record");
     }
   }
-  fmr_record rec;
   rc = fmr_record_get(rt->heap, v->record_id, &rec);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot read back the record");
@@ -865,14 +887,49 @@ static rfm_vector *arg_vec(SEXP x)
   return rfm_vec(x);
 }
 
-SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta)
+/* Commit X with NAME (NULL: none, or keep) and META (NULL: keep) in
+   the ROLE given (RFM_ROLE_*); the record id.  */
+SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta, SEXP role)
 {
   rfm_vector *v = data_owner(arg_vec(x));
   const char *nm = NULL;
   if (name != R_NilValue)
     nm = Rf_translateCharUTF8(STRING_ELT(name, 0));
-  rfm_commit(v, nm, meta);
+  int r = Rf_asInteger(role);
+  if (r < RFM_ROLE_PLAIN || r > RFM_ROLE_KEEP)
+    Rf_error("invalid record role");
+  rfm_commit(v, nm, meta, r);
   return Rf_ScalarReal((double)v->record_id);
+}
+
+/* Before a list is destroyed: flag its committed element X as an
+   element, so that if the process dies after the list's own record is
+   gone, the next open frees X instead of leaking it.  */
+SEXP C_rfm_mark_element(SEXP x)
+{
+  rfm_vector *v = data_owner(arg_vec(x));
+  rfm_runtime *rt = v->rt;
+  if (!v->committed || rt->readonly)
+    return R_NilValue;
+  fmr_record rec;
+  int rc = fmr_record_get(rt->heap, v->record_id, &rec);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record");
+  if (rec.name[0] != '\0')
+    return R_NilValue; /* named on its own: the sweep leaves it alone */
+  if (rec.type & RFM_TAG_ELEMENT)
+    return R_NilValue;
+  size_t ml = rec.meta_len;
+  void *copy = ml ? R_alloc(ml, 1) : NULL;
+  if (ml)
+    memcpy(copy, rec.meta, ml);
+  rc = fmr_record_update(rt->heap, v->record_id, rec.type | RFM_TAG_ELEMENT,
+                         rec.length, copy, ml);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot update the record");
+  if (fmr_record_get(rt->heap, v->record_id, &rec) == FMR_OK)
+    v->generation = rec.generation;
+  return R_NilValue;
 }
 
 /* The record named NAME in runtime RT, or an R error. */

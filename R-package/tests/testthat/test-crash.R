@@ -179,9 +179,8 @@ crash_writer <- function(path, log, value, read_log, replay, round,
     if (max_ops > 0 && ops >= max_ops) break
     ops <- ops + 1
     seed <- seed + 1
-    # Lists are saved and renamed (which saves their elements again), never
-    # destroyed: destroying one is not atomic (see the skipped test below).
-    atomic <- names(state)[vapply(state, function(s) s$type != "list", NA)]
+    # every name, lists too, may be destroyed or overwritten
+    atomic <- names(state)
     u <- runif(1)
     if (length(atomic) > 40) u <- 0.4 * u
     if (length(atomic) >= 3 && u < 0.15) {
@@ -515,53 +514,62 @@ test_that("kill -9 while a large vector is filled reclaims its space", {
                   as.numeric(difftime(Sys.time(), t0, units = "secs"))))
 })
 
-test_that("kill -9 inside fmalloc_destroy of a list leaves it loadable", {
-  skip(paste("package bug: fmalloc_destroy() of a list destroys the",
-             "element records before the list's record, so a crash",
-             "between them leaves a name that can be neither loaded nor",
-             "destroyed"))
-  path <- heap_file()
-  rt <- open_fmalloc(path)
-  fmalloc_save(list(a = 1:3, b = c("x", "y")), "L", runtime = rt)
-  cleanup_fmalloc(rt)
-  rm(rt)
-  invisible(gc())
-  marker <- tempfile()
-  # die when the elements are destroyed and the list's record is not
-  try(in_fresh_r(function(path, marker) {
-    rt <- Rfmalloc::open_fmalloc(path)
-    trace(Rfmalloc:::destroy_list_record, print = FALSE,
-          exit = bquote({
-            file.create(.(marker))
-            tools::pskill(Sys.getpid(), tools::SIGKILL)
-          }))
-    Rfmalloc::fmalloc_destroy("L", runtime = rt)
-  }, list(path = path, marker = marker)), silent = TRUE)
-  expect_true(file.exists(marker)) # else the kill point must be found again
-  got <- in_fresh_r(function(path) {
-    rt <- Rfmalloc::open_fmalloc(path)
-    l <- tryCatch(Rfmalloc::fmalloc_load("L", runtime = rt),
-                  error = function(e) NULL)
-    if (!is.null(l)) l <- lapply(l, function(e) e[])
-    cat <- Rfmalloc::list_fmalloc_allocations(rt)
-    list(l = l, names = cat$name[cat$state == "committed"])
-  }, list(path = path))
-  # either the list is still whole or it is gone
-  if ("L" %in% got$names) {
-    expect_identical(got$l, list(a = 1:3, b = c("x", "y")))
-  } else {
-    expect_length(got$names, 0)
+test_that("kill -9 anywhere inside fmalloc_destroy of a list: all or nothing", {
+  # the statements of destroy_list(): flag the elements, destroy the
+  # list's record, destroy the elements; die before each in turn
+  n_steps <- length(body(Rfmalloc:::destroy_list)) - 1L
+  expect_gte(n_steps, 3)
+  for (step in seq_len(n_steps)) {
+    path <- heap_file()
+    rt <- open_fmalloc(path)
+    fmalloc_save(list(a = 1:3, b = c("x", "y"), c = NULL), "L", runtime = rt)
+    fmalloc_save(c(u = 1.5), "keep", runtime = rt)
+    cleanup_fmalloc(rt)
+    rm(rt)
+    invisible(gc())
+    marker <- tempfile()
+    try(in_fresh_r(function(path, marker, step) {
+      rt <- Rfmalloc::open_fmalloc(path)
+      trace(Rfmalloc:::destroy_list, at = step + 1L, print = FALSE,
+            tracer = bquote({
+              file.create(.(marker))
+              tools::pskill(Sys.getpid(), tools::SIGKILL)
+            }))
+      Rfmalloc::fmalloc_destroy("L", runtime = rt)
+    }, list(path = path, marker = marker, step = step)), silent = TRUE)
+    # else the kill point must be found again
+    expect_true(file.exists(marker), info = step)
+    got <- in_fresh_r(function(path) {
+      rt <- Rfmalloc::open_fmalloc(path)
+      l <- tryCatch(Rfmalloc::fmalloc_load("L", runtime = rt),
+                    error = function(e) NULL)
+      if (!is.null(l)) l <- lapply(l, function(e) e[])
+      d <- Rfmalloc::diagnose_fmalloc_runtime(rt)
+      cat <- d$catalog
+      list(l = l, names = cat$name[cat$state == "committed"],
+           committed = unname(d$summary$records["committed"]),
+           keep = Rfmalloc::fmalloc_load("keep", runtime = rt)[],
+           used = d$summary$used_bytes,
+           catalog = d$runtime$catalog_bytes, record = d$summary$record_bytes)
+    }, list(path = path))
+    expect_identical(got$keep, c(u = 1.5), info = step)
+    # either the list is still whole or it is gone without a trace
+    if ("L" %in% got$names) {
+      expect_identical(got$l, list(a = 1:3, b = c("x", "y"), c = NULL),
+                       info = step)
+    } else {
+      expect_identical(got$names, "keep", info = step)
+      expect_equal(got$committed, 1, info = step)
+    }
   }
 })
 
 test_that("kill -9 inside fmalloc_save of a list leaves no records behind", {
-  skip(paste("package bug: fmalloc_save() of a list commits its elements",
-             "as unnamed records before the list's record, so a crash",
-             "between them leaks them for good"))
   path <- heap_file()
   marker <- tempfile()
   try(in_fresh_r(function(path, marker) {
     rt <- Rfmalloc::open_fmalloc(path)
+    Rfmalloc::fmalloc_save(c(u = 1.5), "keep", runtime = rt)
     big <- as.double(1:1e6)
     # stop just before the statement that commits the list's own record
     b <- as.list(body(Rfmalloc:::save_list))
@@ -579,8 +587,45 @@ test_that("kill -9 inside fmalloc_save of a list leaves no records behind", {
   got <- in_fresh_r(function(path) {
     rt <- Rfmalloc::open_fmalloc(path)
     d <- Rfmalloc::diagnose_fmalloc_runtime(rt)
-    list(records = d$summary$records, used = d$summary$used_bytes)
+    list(records = d$summary$records, used = d$summary$used_bytes,
+         swept = d$summary$orphans_freed,
+         swept_bytes = d$summary$orphan_bytes_freed,
+         keep = Rfmalloc::fmalloc_load("keep", runtime = rt)[])
   }, list(path = path))
-  expect_equal(unname(got$records["committed"]), 0)
+  # the two 8 MB elements were freed by the open; the vector saved
+  # before is intact
+  expect_equal(got$swept, 2)
+  expect_gte(got$swept_bytes, 2 * 8e6)
+  expect_equal(unname(got$records["committed"]), 1)
   expect_lt(got$used, 1e6)
+  expect_identical(got$keep, c(u = 1.5))
+})
+
+test_that("elements a re-saved list let go of are freed at the next open", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  l <- as_fmalloc_list(list(a = as.double(1:1e5), b = 1:3), runtime = rt)
+  fmalloc_save(l, "L", runtime = rt)
+  l$a <- as_fmalloc(c(9, 8), runtime = rt)
+  fmalloc_save(l, "L", runtime = rt)
+  # a named vector that is also a list element is left alone
+  fmalloc_save(l$b, "b-too", runtime = rt)
+  before <- diagnose_fmalloc_runtime(rt)$summary
+  expect_equal(unname(before$records["committed"]), 4)
+  cleanup_fmalloc(rt)
+  rm(rt, l)
+  invisible(gc())
+  got <- in_fresh_r(function(path) {
+    rt <- Rfmalloc::open_fmalloc(path)
+    d <- Rfmalloc::diagnose_fmalloc_runtime(rt)$summary
+    l <- Rfmalloc::fmalloc_load("L", runtime = rt)
+    list(d = d, a = l$a[], b = l$b[],
+         b2 = Rfmalloc::fmalloc_load("b-too", runtime = rt)[])
+  }, list(path = path))
+  expect_equal(got$d$orphans_freed, 1)
+  expect_gte(got$d$orphan_bytes_freed, 8e5)
+  expect_equal(unname(got$d$records["committed"]), 3)
+  expect_identical(got$a, c(9, 8))
+  expect_identical(got$b, 1:3)
+  expect_identical(got$b2, 1:3)
 })
