@@ -109,10 +109,10 @@ static void fail(const char *fmt, ...)
   abort();
 }
 
-#define EXPECT(cond, ...)                                                   \
-  do {                                                                      \
-    if (!(cond))                                                            \
-      fail(__VA_ARGS__);                                                    \
+#define EXPECT(cond, ...)                                                     \
+  do {                                                                        \
+    if (!(cond))                                                              \
+      fail(__VA_ARGS__);                                                      \
   } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -475,8 +475,8 @@ static void op_malloc(void)
   int rc = fmr_malloc(S.heap, size, &p);
   if (rc != FMR_OK) {
     EXPECT(space_error(rc), "malloc %zu: %s", size, fmr_strerror(rc));
-    EXPECT(absurd || size > 65536 || rc != FMR_ETOOBIG, "malloc %zu: %s",
-           size, fmr_strerror(rc));
+    EXPECT(absurd || size > 65536 || rc != FMR_ETOOBIG, "malloc %zu: %s", size,
+           fmr_strerror(rc));
     return;
   }
   EXPECT(!absurd || size <= MAX_SIZE, "malloc of %zu bytes worked", size);
@@ -707,8 +707,7 @@ static void op_update(void)
     return;
   }
   if (m->state == REC_TOMBSTONE) {
-    EXPECT(rc == FMR_ENOTFOUND, "update of a tombstone: %s",
-           fmr_strerror(rc));
+    EXPECT(rc == FMR_ENOTFOUND, "update of a tombstone: %s", fmr_strerror(rc));
     return;
   }
   if (rc != FMR_OK) {
@@ -744,8 +743,7 @@ static void op_rename(void)
     return;
   }
   if (m->state == REC_TOMBSTONE) {
-    EXPECT(rc == FMR_ENOTFOUND, "rename of a tombstone: %s",
-           fmr_strerror(rc));
+    EXPECT(rc == FMR_ENOTFOUND, "rename of a tombstone: %s", fmr_strerror(rc));
     return;
   }
   if (holder != 0 && holder != id) {
@@ -929,8 +927,7 @@ static void op_bad_args(void)
     if (S.nblocks > 0 && S.blocks[0].size > FMR_ALIGNMENT) {
       /* Inside a live block, on a granule: not a block. */
       int rc = fmr_free(S.heap, S.blocks[0].ptr + FMR_ALIGNMENT);
-      EXPECT(rc == FMR_ENOTOWNED, "free inside a block: %s",
-             fmr_strerror(rc));
+      EXPECT(rc == FMR_ENOTOWNED, "free inside a block: %s", fmr_strerror(rc));
     }
     break;
   case 4:
@@ -953,11 +950,30 @@ static void op_bad_args(void)
   }
 }
 
+/* The operations, in the order of their opcodes (make-corpus.c writes
+   them as letters: 'a' is OP_MALLOC, 'b' OP_CALLOC, ...). */
 enum {
-  OP_MALLOC, OP_CALLOC, OP_REALLOC, OP_FREE, OP_COMMIT, OP_FIND, OP_GET,
-  OP_UPDATE, OP_RENAME, OP_SET_PAYLOAD, OP_TOMBSTONE, OP_RECORD_FREE,
-  OP_RECLAIM, OP_SYNC, OP_REFRESH, OP_FOREACH, OP_REOPEN, OP_REOPEN_RO,
-  OP_COMPACT, OP_BAD, OP_COUNT
+  OP_MALLOC,
+  OP_CALLOC,
+  OP_REALLOC,
+  OP_FREE,
+  OP_COMMIT,
+  OP_FIND,
+  OP_GET,
+  OP_UPDATE,
+  OP_RENAME,
+  OP_SET_PAYLOAD,
+  OP_TOMBSTONE,
+  OP_RECORD_FREE,
+  OP_RECLAIM,
+  OP_SYNC,
+  OP_REFRESH,
+  OP_FOREACH,
+  OP_REOPEN,
+  OP_REOPEN_RO,
+  OP_COMPACT,
+  OP_BAD,
+  OP_COUNT
 };
 
 static void run_op(unsigned opcode)
@@ -965,19 +981,45 @@ static void run_op(unsigned opcode)
   int rc;
   S.opcode = (int)opcode;
   switch (opcode) {
-  case OP_MALLOC: op_malloc(); break;
-  case OP_CALLOC: op_calloc(); break;
-  case OP_REALLOC: op_realloc(); break;
-  case OP_FREE: op_free(); break;
-  case OP_COMMIT: op_commit(); break;
-  case OP_FIND: op_find(); break;
-  case OP_GET: op_get(); break;
-  case OP_UPDATE: op_update(); break;
-  case OP_RENAME: op_rename(); break;
-  case OP_SET_PAYLOAD: op_set_payload(); break;
-  case OP_TOMBSTONE: op_tombstone(); break;
-  case OP_RECORD_FREE: op_record_free(); break;
-  case OP_RECLAIM: op_reclaim(); break;
+  case OP_MALLOC:
+    op_malloc();
+    break;
+  case OP_CALLOC:
+    op_calloc();
+    break;
+  case OP_REALLOC:
+    op_realloc();
+    break;
+  case OP_FREE:
+    op_free();
+    break;
+  case OP_COMMIT:
+    op_commit();
+    break;
+  case OP_FIND:
+    op_find();
+    break;
+  case OP_GET:
+    op_get();
+    break;
+  case OP_UPDATE:
+    op_update();
+    break;
+  case OP_RENAME:
+    op_rename();
+    break;
+  case OP_SET_PAYLOAD:
+    op_set_payload();
+    break;
+  case OP_TOMBSTONE:
+    op_tombstone();
+    break;
+  case OP_RECORD_FREE:
+    op_record_free();
+    break;
+  case OP_RECLAIM:
+    op_reclaim();
+    break;
   case OP_SYNC:
     rc = fmr_sync(S.heap);
     EXPECT(rc == FMR_OK, "sync: %s", fmr_strerror(rc));
@@ -986,14 +1028,22 @@ static void run_op(unsigned opcode)
     rc = fmr_refresh(S.heap);
     EXPECT(rc == FMR_OK, "refresh: %s", fmr_strerror(rc));
     break;
-  case OP_FOREACH: op_foreach_stop(); break;
+  case OP_FOREACH:
+    op_foreach_stop();
+    break;
   case OP_REOPEN:
     close_heap();
     reopen(0);
     break;
-  case OP_REOPEN_RO: op_reopen_readonly(); break;
-  case OP_COMPACT: op_compact(); break;
-  default: op_bad_args(); break;
+  case OP_REOPEN_RO:
+    op_reopen_readonly();
+    break;
+  case OP_COMPACT:
+    op_compact();
+    break;
+  default:
+    op_bad_args();
+    break;
   }
 }
 

@@ -252,8 +252,8 @@ struct fmr_heap {
   bool default_max; /* max_size not given: the reservation may shrink */
   _Atomic int lock; /* fmr_lock(); no lock is shared between heaps */
 
-  uint8_t *base;             /* start of the reserved address range */
-  uint64_t reserved;         /* bytes reserved (max size) */
+  uint8_t *base;     /* start of the reserved address range */
+  uint64_t reserved; /* bytes reserved (max size) */
   /* Bytes of the file mapped at base.  Changed under the heap lock (by
      growth, or a reader's refresh) but read without it by
      fmr_ptr_to_offset() and fmr_offset_to_ptr(), hence atomic: stored
