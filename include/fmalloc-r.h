@@ -289,7 +289,8 @@ FMR_EXPORT int fmr_record_foreach(fmr_heap *heap, fmr_record_fn fn,
    so references to records stay valid.  The new file is written beside the
    old one (PATH.compact-*) and renamed over it, so a crash leaves the old
    file or the new one at PATH, whole.  PATH must not be open in this
-   process (FMR_EBUSY); a writer elsewhere gives FMR_ELOCKED; readers keep
+   process (FMR_EBUSY), and while this runs other threads' opens of PATH
+   fail with FMR_EBUSY; a writer elsewhere gives FMR_ELOCKED; readers keep
    the old file.  *BEFORE_OUT and *AFTER_OUT (may be NULL) get the file
    sizes.  Errors: those of fmr_open, FMR_ENOSPC, FMR_EIO, FMR_ENOMEM. */
 FMR_EXPORT int fmr_compact(const char *path, uint64_t *before_out,

@@ -83,12 +83,10 @@ FMR_EXPORT int fmr_compact(const char *path, uint64_t *before_out,
   rc = fmr_open(path, NULL, &src);
   if (rc != FMR_OK)
     return rc;
-  if (src->refcount > 1) {
+  rc = fmr_heap_claim_for_compaction(src, path);
+  if (rc != FMR_OK) {
     fmr_close(src);
-    return fmr_fail(FMR_EBUSY,
-                    "%s is open in this process; close it "
-                    "before compacting it",
-                    path);
+    return rc;
   }
   fmr_lock(src);
   if (fstat(src->fd, &st) != 0) {
@@ -132,6 +130,13 @@ FMR_EXPORT int fmr_compact(const char *path, uint64_t *before_out,
     rc = fmr_catalog_copy_record(dst, src, *fmr_map_get(&src->by_id, ids[i]));
   if (rc == FMR_OK)
     rc = fmr_heap_finish_private(dst);
+  uint64_t after = dst != NULL ? dst->file_size : 0;
+  /* Close the new file before it takes the old one's name: its writer
+     lock would make an open of PATH right after the rename fail with
+     FMR_ELOCKED. */
+  if (dst != NULL)
+    fmr_heap_discard_private(dst);
+  dst = NULL;
   /* The new file is whole and durable: put it in place in one step. */
   if (rc == FMR_OK && rename(tmp, path) != 0)
     rc = fmr_fail_errno(FMR_EIO, errno, "cannot rename %s to %s", tmp, path);
@@ -141,8 +146,8 @@ FMR_EXPORT int fmr_compact(const char *path, uint64_t *before_out,
     if (before_out != NULL)
       *before_out = (uint64_t)st.st_size;
     if (after_out != NULL)
-      *after_out = dst->file_size;
-  } else if (dst != NULL) {
+      *after_out = after;
+  } else if (tmp != NULL) {
     unlink(tmp);
   }
 out:

@@ -249,6 +249,10 @@ struct fmr_heap {
   bool readonly;
   bool recovered;
   bool forked;      /* this process is a fork() child of the one that opened */
+  bool compacting;  /* fmr_compact is rewriting the file: further opens
+                       in this process get FMR_EBUSY (registry lock) */
+  bool closing;     /* the last fmr_close is under way: opens of the file
+                       in this process wait for it (registry lock) */
   bool default_max; /* max_size not given: the reservation may shrink */
   _Atomic int lock; /* fmr_lock(); no lock is shared between heaps */
 
@@ -343,6 +347,10 @@ int fmr_heap_create_private(const char *path, unsigned file_mode,
                             struct fmr_heap **heap_out);
 int fmr_heap_finish_private(struct fmr_heap *heap);
 void fmr_heap_discard_private(struct fmr_heap *heap);
+/* Claim HEAP for fmr_compact: FMR_EBUSY unless this is its only open in
+   the process; then no other open in the process can get it until it is
+   closed (an open in between would write to the file being replaced). */
+int fmr_heap_claim_for_compaction(struct fmr_heap *heap, const char *path);
 
 /* alloc.c: callers hold heap->lock. */
 /* Allocate; TRACKED blocks are the caller's and go in heap->blocks. */

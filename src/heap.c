@@ -40,6 +40,8 @@
 /* Every open heap of the process, persistent or scratch.  Lock order:
    registry_lock before any heap's lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Signalled when a closing heap leaves the registry. */
+static pthread_cond_t registry_cond = PTHREAD_COND_INITIALIZER;
 static struct fmr_heap *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -742,7 +744,22 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
   for (int attempt = 0; attempt < 8; attempt++) {
     if (stat(path, &st) == 0) {
       struct fmr_heap *h = registry_find(st.st_dev, st.st_ino);
+      if (h != NULL && h->closing) {
+        /* Its last close is under way and still holds the writer lock:
+           wait until it is gone, then open the file anew (without this,
+           the open would fail with FMR_ELOCKED for a moment). */
+        pthread_cond_wait(&registry_cond, &registry_lock);
+        attempt--;
+        continue;
+      }
       if (h != NULL) {
+        if (h->compacting) {
+          rc = fmr_fail(FMR_EBUSY,
+                        "%s is being compacted by another thread of this "
+                        "process; open it again when fmr_compact returns",
+                        path);
+          goto out;
+        }
         if (h->readonly && !readonly) {
           rc = fmr_fail(FMR_EBUSY,
                         "%s is already open read-only in this process; "
@@ -938,6 +955,20 @@ FMR_EXPORT int fmr_sync(fmr_heap *heap)
   return rc;
 }
 
+int fmr_heap_claim_for_compaction(struct fmr_heap *heap, const char *path)
+{
+  int rc = FMR_OK;
+  pthread_mutex_lock(&registry_lock);
+  if (atomic_load_explicit(&heap->refcount, memory_order_relaxed) > 1)
+    rc = fmr_fail(FMR_EBUSY,
+                  "%s is open in this process; close it before compacting it",
+                  path);
+  else
+    heap->compacting = true;
+  pthread_mutex_unlock(&registry_lock);
+  return rc;
+}
+
 FMR_EXPORT int fmr_close(fmr_heap *heap)
 {
   int rc = FMR_OK;
@@ -948,12 +979,10 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
     pthread_mutex_unlock(&registry_lock);
     return FMR_OK;
   }
-  for (struct fmr_heap **p = &registry; *p != NULL; p = &(*p)->registry_next) {
-    if (*p == heap) {
-      *p = heap->registry_next;
-      break;
-    }
-  }
+  /* The heap stays in the registry, marked closing, until its file is
+     closed: an open of the same file in this process meanwhile waits
+     instead of finding the writer lock still held. */
+  heap->closing = true;
   pthread_mutex_unlock(&registry_lock);
 
   fmr_lock(heap);
@@ -964,6 +993,26 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
       rc = write_meta(heap, true, true);
   }
   fmr_unlock(heap);
+  /* Release the mapping and the file (and its writer lock) first... */
+  if (heap->base != NULL)
+    munmap(heap->base, (size_t)heap->reserved);
+  heap->base = NULL;
+  if (heap->fd >= 0)
+    close(heap->fd);
+  heap->fd = -1;
+  /* ...then leave the registry and wake the opens waiting for it. */
+  pthread_mutex_lock(&registry_lock);
+  if (!heap->forked) {
+    for (struct fmr_heap **p = &registry; *p != NULL;
+         p = &(*p)->registry_next) {
+      if (*p == heap) {
+        *p = heap->registry_next;
+        break;
+      }
+    }
+  }
+  pthread_cond_broadcast(&registry_cond);
+  pthread_mutex_unlock(&registry_lock);
   heap_destroy(heap);
   return rc;
 }

@@ -11,7 +11,9 @@
 
 #include "testutil.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -291,6 +293,85 @@ START_TEST(test_compact_killed)
 }
 END_TEST
 
+/* One thread compacts the file over and over while another opens it,
+   commits a record and closes it: every commit whose open succeeded is
+   in the file at the end (an open that shared the heap being compacted
+   would write into the file that the rename replaces). */
+struct race {
+  const char *path;
+  atomic_int done;
+  int compactions, busy;
+};
+
+static void *compact_loop(void *arg)
+{
+  struct race *r = arg;
+  while (!atomic_load(&r->done)) {
+    int rc = fmr_compact(r->path, NULL, NULL);
+    if (rc == FMR_OK)
+      r->compactions++;
+    else if (rc == FMR_EBUSY)
+      r->busy++;
+    else {
+      fprintf(stderr, "fmr_compact: %s (%s)\n", fmr_strerror(rc),
+              fmr_errmsg());
+      return (void *)1;
+    }
+  }
+  return NULL;
+}
+
+START_TEST(test_compact_races_an_open)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "race.fmr");
+  fmr_heap *heap;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_close(heap));
+  struct race r = {path, 0, 0, 0};
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, compact_loop, &r), 0);
+  enum { COMMITS = 300 };
+  int committed = 0, refused = 0;
+  for (int tries = 0; committed < COMMITS && tries < 100 * COMMITS; tries++) {
+    int rc = tu_open(path, 0, &heap);
+    if (rc == FMR_EBUSY) {
+      refused++;
+      continue;
+    }
+    ck_assert_fmr_ok(rc);
+    void *p;
+    char name[32];
+    snprintf(name, sizeof name, "c%d", committed);
+    ck_assert_fmr_ok(fmr_malloc(heap, 200, &p));
+    tu_fill(p, 200, (uint64_t)committed);
+    ck_assert_fmr_ok(fmr_commit(heap, p, 1, 200, name, NULL, 0, 0, NULL));
+    ck_assert_fmr_ok(fmr_close(heap));
+    committed++;
+  }
+  atomic_store(&r.done, 1);
+  void *res;
+  ck_assert_int_eq(pthread_join(t, &res), 0);
+  ck_assert_ptr_null(res);
+  ck_assert_int_eq(committed, COMMITS);
+  ck_assert_fmr_ok(tu_open(path, 0, &heap));
+  for (int i = 0; i < COMMITS; i++) {
+    char name[32];
+    fmr_record rec;
+    snprintf(name, sizeof name, "c%d", i);
+    ck_assert_msg(fmr_record_find(heap, name, &rec) == FMR_OK,
+                  "commit %d lost (%d compactions, %d opens refused)", i,
+                  r.compactions, refused);
+    ck_assert(tu_verify(rec.payload, 200, (uint64_t)i));
+  }
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(heap));
+  ck_assert_int_gt(r.compactions, 0);
+  free(path);
+  free(dir);
+}
+END_TEST
+
 static Suite *compact_suite(void)
 {
   Suite *s = suite_create("compact");
@@ -301,6 +382,7 @@ static Suite *compact_suite(void)
   tcase_add_test(tc, test_compact_empty_and_errors);
   tcase_add_test(tc, test_compact_locked);
   tcase_add_test(tc, test_compact_killed);
+  tcase_add_test(tc, test_compact_races_an_open);
   suite_add_tcase(s, tc);
   return s;
 }
