@@ -93,6 +93,13 @@ crash_replay <- function(lines) {
     if (f[1L] == "M") max_seed <- max(max_seed, as.numeric(f[2L]))
     if (!f[1L] %in% c("B", "D", "A")) next
     max_seed <- max(max_seed, as.numeric(f[4L]))
+    # names made from the seed counter ("v123", "r123"; a rename logs the
+    # value's old seed but names the new record after the counter): the
+    # next writer must count on from beyond them, or it reuses a name
+    for (nm in f[c(3L, 6L)]) {
+      k <- suppressWarnings(as.numeric(sub("^[a-z]+", "", nm)))
+      if (!is.na(k)) max_seed <- max(max_seed, k)
+    }
     if (f[1L] == "B") {
       inflight <- f
       next
