@@ -277,13 +277,11 @@ load_list <- function(ids, attrs, runtime) {
 }
 
 # The element records of the saved list whose ids vector is IDS.
+# (An element held in two slots is one record, destroyed once.)
 list_element_records <- function(ids, runtime) {
   els <- list()
-  for (i in seq_along(ids)) {
-    id <- ids[[i]]
-    if (id != 0) {
-      els[[length(els) + 1L]] <- .Call(C_rfm_get_id, runtime, id)[[1L]]
-    }
+  for (id in unique(ids[ids != 0])) {
+    els[[length(els) + 1L]] <- .Call(C_rfm_get_id, runtime, id)[[1L]]
   }
   els
 }
@@ -296,6 +294,6 @@ list_element_records <- function(ids, runtime) {
 destroy_list <- function(ids, els) {
   for (el in els) .Call(C_rfm_mark_element, el)
   if (!is.null(ids)) .Call(C_rfm_destroy, ids)
-  for (el in els) .Call(C_rfm_destroy, el)
+  .Call(C_rfm_destroy_each, els)
   invisible(NULL)
 }

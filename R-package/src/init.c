@@ -21,6 +21,7 @@ SEXP C_rfm_save(SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_mark_element(SEXP);
 SEXP C_rfm_find(SEXP, SEXP);
 SEXP C_rfm_destroy(SEXP);
+SEXP C_rfm_destroy_each(SEXP);
 SEXP C_rfm_destroy_name(SEXP, SEXP);
 SEXP C_rfm_get_id(SEXP, SEXP);
 SEXP C_rfm_poke_real(SEXP, SEXP, SEXP);
@@ -52,6 +53,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_mark_element, 1),
     ENTRY(C_rfm_find, 2),
     ENTRY(C_rfm_destroy, 1),
+    ENTRY(C_rfm_destroy_each, 1),
     ENTRY(C_rfm_destroy_name, 2),
     ENTRY(C_rfm_get_id, 2),
     ENTRY(C_rfm_poke_real, 3),

@@ -975,6 +975,21 @@ SEXP C_rfm_destroy(SEXP x)
   return R_NilValue;
 }
 
+/* Destroy every vector of the list ELS, once each: a list may hold the
+   same vector (or aliases of it) in several slots.  */
+SEXP C_rfm_destroy_each(SEXP els)
+{
+  if (TYPEOF(els) != VECSXP)
+    Rf_error("'els' must be a list");
+  for (R_xlen_t i = 0; i < XLENGTH(els); i++) {
+    SEXP x = rfm_unwrap(VECTOR_ELT(els, i));
+    rfm_vector *v = rfm_is_fmalloc(x) ? vec_raw(x) : NULL;
+    if (v != NULL && !data_owner(v)->dead)
+      C_rfm_destroy(x);
+  }
+  return R_NilValue;
+}
+
 SEXP C_rfm_destroy_name(SEXP rt, SEXP name)
 {
   fmr_record rec;

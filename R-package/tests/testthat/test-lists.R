@@ -250,3 +250,24 @@ test_that("nested changes of short elements copy them back into the runtime", {
   expect_identical(back$a[], c(1, 5, 3))
   expect_identical(back$b[], c("z", "y"))
 })
+
+test_that("a list holding one vector in two slots is destroyed once", {
+  rt <- open_fmalloc(heap_file())
+  v <- as_fmalloc(1:3, runtime = rt)
+  l <- create_fmalloc_list(3, runtime = rt)
+  l[[1]] <- v
+  l[[2]] <- v
+  fmalloc_save(l, "L", runtime = rt)
+  expect_equal(nrow(list_fmalloc_allocations(rt)), 2)
+  fmalloc_destroy("L", runtime = rt)
+  expect_equal(nrow(list_fmalloc_allocations(rt)), 0)
+  expect_error(v[1], "destroyed")
+  # the same through the list object, saved or not
+  w <- as_fmalloc(c(1.5, 2.5), runtime = rt)
+  m <- create_fmalloc_list(2, runtime = rt)
+  m[[1]] <- w
+  m[[2]] <- w
+  fmalloc_destroy(m)
+  expect_error(w[1], "destroyed")
+  expect_equal(nrow(list_fmalloc_allocations(rt)), 0)
+})
