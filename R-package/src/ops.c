@@ -422,6 +422,20 @@ static const void *ro(SEXP x)
   }
 }
 
+/* Call the kernel NAME_xy for the operand types (d double, i integer or
+   logical) of C_rfm_arith's locals.  */
+#define BY_TYPES(NAME)                                                      \
+  do {                                                                      \
+    if (tx && ty)                                                           \
+      NAME##_dd(op, a, n1, b, n2, r, n);                                    \
+    else if (tx)                                                            \
+      NAME##_di(op, a, n1, b, n2, r, n);                                    \
+    else if (ty)                                                            \
+      NAME##_id(op, a, n1, b, n2, r, n);                                    \
+    else                                                                    \
+      NAME##_ii(op, a, n1, b, n2, r, n);                                    \
+  } while (0)
+
 /* x OP y (OP an integer code above), y = NULL for unary - and +.
    Returns NULL when base R should do it.  */
 SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
@@ -482,23 +496,9 @@ SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
   fmod_lost = 0;
   if (n > 0) {
     if (op == OP_AND || op == OP_OR) {
-      if (tx && ty)
-        logic_dd(op, a, n1, b, n2, r, n);
-      else if (tx)
-        logic_di(op, a, n1, b, n2, r, n);
-      else if (ty)
-        logic_id(op, a, n1, b, n2, r, n);
-      else
-        logic_ii(op, a, n1, b, n2, r, n);
+      BY_TYPES(logic);
     } else if (relop) {
-      if (tx && ty)
-        rel_dd(op, a, n1, b, n2, r, n);
-      else if (tx)
-        rel_di(op, a, n1, b, n2, r, n);
-      else if (ty)
-        rel_id(op, a, n1, b, n2, r, n);
-      else
-        rel_ii(op, a, n1, b, n2, r, n);
+      BY_TYPES(rel);
     } else if (tx && ty) {
       arith_dd(op, a, n1, b, n2, r, n);
     } else if (tx) {
