@@ -42,7 +42,9 @@ enum {
   RFM_ROLE_ELEMENT = 1,   /* a list element: new records flagged, a
                              record committed before keeps its flags */
   RFM_ROLE_CONTAINER = 2, /* a list's ids vector */
-  RFM_ROLE_KEEP = 3       /* leave the flags as they are */
+  RFM_ROLE_KEEP = 3,      /* leave the flags as they are */
+  RFM_ROLE_MARK_ELEMENT = 4 /* add the element flag to a committed record
+                               (before its list is destroyed) */
 };
 
 typedef struct rfm_runtime {

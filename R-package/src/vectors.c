@@ -832,7 +832,7 @@ void rfm_commit(rfm_vector *v, const char *name, SEXP meta, int role)
   const void *mp = meta == R_NilValue ? NULL : RAW(meta);
   size_t ml = meta == R_NilValue ? 0 : (size_t)XLENGTH(meta);
   uint32_t tag = RFM_TAG(v->type);
-  if (role == RFM_ROLE_ELEMENT)
+  if (role == RFM_ROLE_ELEMENT || role == RFM_ROLE_MARK_ELEMENT)
     tag |= RFM_TAG_ELEMENT;
   else if (role == RFM_ROLE_CONTAINER)
     tag |= RFM_TAG_CONTAINER;
@@ -852,6 +852,8 @@ void rfm_commit(rfm_vector *v, const char *name, SEXP meta, int role)
       rfm_fail(rc, "cannot read the record");
     if (role == RFM_ROLE_ELEMENT || role == RFM_ROLE_KEEP)
       tag = RFM_TAG(v->type) | RFM_TAG_ROLE(rec.type);
+    else if (role == RFM_ROLE_MARK_ELEMENT)
+      tag = RFM_TAG(v->type) | RFM_TAG_ROLE(rec.type) | RFM_TAG_ELEMENT;
     if (name != NULL) {
       rc = fmr_record_rename(rt->heap, v->record_id, name);
       if (rc != FMR_OK)
@@ -917,18 +919,7 @@ SEXP C_rfm_mark_element(SEXP x)
     rfm_fail(rc, "cannot read the record");
   if (rec.name[0] != '\0')
     return R_NilValue; /* named on its own: the sweep leaves it alone */
-  if (rec.type & RFM_TAG_ELEMENT)
-    return R_NilValue;
-  size_t ml = rec.meta_len;
-  void *copy = ml ? R_alloc(ml, 1) : NULL;
-  if (ml)
-    memcpy(copy, rec.meta, ml);
-  rc = fmr_record_update(rt->heap, v->record_id, rec.type | RFM_TAG_ELEMENT,
-                         rec.length, copy, ml);
-  if (rc != FMR_OK)
-    rfm_fail(rc, "cannot update the record");
-  if (fmr_record_get(rt->heap, v->record_id, &rec) == FMR_OK)
-    v->generation = rec.generation;
+  rfm_commit(v, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
   return R_NilValue;
 }
 
