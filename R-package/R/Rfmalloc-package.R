@@ -101,6 +101,12 @@
 
 .rfm <- new.env(parent = emptyenv())
 
+.onLoad <- function(libname, pkgname) {
+  # where results of read-only or inherited vectors go (the scratch
+  # runtime, opened on first use)
+  .Call(C_rfm_set_tempdir, tempdir())
+}
+
 .onUnload <- function(libpath) {
   # free uncommitted blocks and close every heap while the code of the
   # finalizers is still loaded

@@ -17,7 +17,7 @@
 #'   (whose codes are stored in the heap).
 #' @return A data frame.
 #' @examples
-#' rt <- init_fmalloc(tempdir(), mode = "scratch")
+#' init_fmalloc(tempdir(), mode = "scratch")
 #' df <- create_fmalloc_data_frame(id = 1:3, value = c(0.5, 1, 1.5))
 #' df
 #' is_fmalloc(df$value)
@@ -115,7 +115,7 @@ as_fmalloc_shaped <- function(x, dim, dimnames, copy) {
     attributes(plain) <- NULL
     y <- .Call(C_rfm_copy_in, target_runtime(x), plain)
   }
-  set_attributes(y, list(dim = dim, dimnames = dimnames))
+  finish_new(set_attributes(y, list(dim = dim, dimnames = dimnames)))
 }
 
 #' Convert vectors to fmalloc matrices and arrays
@@ -136,7 +136,7 @@ as_fmalloc_shaped <- function(x, dim, dimnames, copy) {
 #'   Otherwise the data are copied.
 #' @return A matrix or array whose data live in the heap.
 #' @examples
-#' rt <- init_fmalloc(tempdir(), mode = "scratch")
+#' init_fmalloc(tempdir(), mode = "scratch")
 #' x <- as_fmalloc(as.double(1:6))
 #' m <- as_fmalloc_matrix(x, nrow = 2)
 #' m

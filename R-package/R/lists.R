@@ -62,7 +62,7 @@ create_fmalloc_list <- function(length, runtime = NULL) {
   runtime <- resolve_runtime(runtime)
   ids <- .Call(C_rfm_create, runtime, 14L, n, TRUE)
   if (use_altlist()) {
-    x <- .Call(C_rfm_list_new, ids, NULL)
+    x <- .Call(C_rfm_list_new, ids, NULL, FALSE)
   } else {
     x <- vector("list", n)
     attr(x, "fmalloc_ids") <- ids
@@ -107,10 +107,10 @@ as_fmalloc_list <- function(x, runtime = NULL) {
         stop("fmalloc list elements must be NULL or atomic vectors",
              call. = FALSE)
       }
-      if (!is.null(el)) elts[i] <- list(copy_in(el, runtime))
+      if (!is.null(el)) elts[[i]] <- copy_in(el, runtime)
     }
     ids <- .Call(C_rfm_create, runtime, 14L, length(x), TRUE)
-    y <- .Call(C_rfm_list_new, ids, elts)
+    y <- .Call(C_rfm_list_new, ids, elts, TRUE)
     class(y) <- "fmalloc_list"
     if (!is.null(names(x))) {
       attr(y, "names") <- names(x)
@@ -241,7 +241,7 @@ save_list <- function(x, name, runtime) {
       .Call(C_rfm_poke_real, ids, i, 0)
       next
     }
-    meta <- serialize(attributes(el), NULL, version = 3L)
+    meta <- serialize(stored_attributes(el), NULL, version = 3L)
     id <- .Call(C_rfm_save, el, NULL, meta, 1L) # role: element
     .Call(C_rfm_poke_real, ids, i, id)
   }
@@ -262,13 +262,15 @@ load_list <- function(ids, attrs, runtime) {
   for (i in seq_along(y)) {
     id <- ids[[i]]
     if (id != 0) {
-      found <- .Call(C_rfm_get_id, runtime, id)
-      y[i] <- list(restore(found[[1L]], found[[2L]], runtime))
+      el <- .Call(C_rfm_get_id, runtime, id)
+      # [[<- sets the element itself: a temporary list(...) holding it
+      # would count as a reference for ever (R copies before changes)
+      y[[i]] <- restore(el, .Call(C_rfm_meta, el), runtime)
     }
   }
   attr(attrs, "fmalloc_container") <- NULL
   if (is_fl && use_altlist()) {
-    y <- .Call(C_rfm_list_new, ids, y)
+    y <- .Call(C_rfm_list_new, ids, y, TRUE)
   } else if (is_fl) {
     attrs$fmalloc_ids <- ids
   }
@@ -281,7 +283,7 @@ load_list <- function(ids, attrs, runtime) {
 list_element_records <- function(ids, runtime) {
   els <- list()
   for (id in unique(ids[ids != 0])) {
-    els[[length(els) + 1L]] <- .Call(C_rfm_get_id, runtime, id)[[1L]]
+    els[[length(els) + 1L]] <- .Call(C_rfm_get_id, runtime, id)
   }
   els
 }

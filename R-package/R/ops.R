@@ -40,10 +40,10 @@ result_runtime <- function(runtime, ...) {
 }
 
 # TRUE if X is something the C code may handle: a plain numeric or
-# logical vector, matrix or array, or one whose only class is "fmalloc".
+# logical vector, matrix or array, or one whose only classes are ours.
 plain_numeric <- function(x) {
   (is.numeric(x) || is.logical(x)) && !isS4(x) &&
-    (is.null(oldClass(x)) || identical(oldClass(x), "fmalloc"))
+    (is.null(cl <- oldClass(x)) || all(cl %in% fm_classes))
 }
 
 #' Arithmetic and comparison with file-backed results
@@ -120,9 +120,9 @@ ops_try <- function(e1, op, e2, unary, runtime) {
     return(NULL)
   }
   if (unary) {
-    .Call(C_rfm_arith, code, e1, NULL, result_runtime(runtime, e1))
+    finish(.Call(C_rfm_arith, code, e1, NULL, result_runtime(runtime, e1)))
   } else {
-    .Call(C_rfm_arith, code, e1, e2, result_runtime(runtime, e1, e2))
+    finish(.Call(C_rfm_arith, code, e1, e2, result_runtime(runtime, e1, e2)))
   }
 }
 
@@ -191,8 +191,8 @@ math_try <- function(x, fun, digits, base, runtime) {
     if (!plain_numeric(x)) {
       return(NULL)
     }
-    return(.Call(C_rfm_cum, match(fun, cum_codes), x, cum_na_wins(),
-                 result_runtime(runtime, x)))
+    return(finish(.Call(C_rfm_cum, match(fun, cum_codes), x, cum_na_wins(),
+                        result_runtime(runtime, x))))
   }
   if (is.null(digits)) {
     digits <- if (fun == "signif") 6 else 0
@@ -202,32 +202,41 @@ math_try <- function(x, fun, digits, base, runtime) {
       !(is.null(arg) || is.numeric(arg) || is.logical(arg))) {
     return(NULL)
   }
-  .Call(C_rfm_math, code, x, arg, result_runtime(runtime, x))
+  finish(.Call(C_rfm_math, code, x, arg, result_runtime(runtime, x)))
 }
 
-#' S3 class for fmalloc vectors: Ops and Math with file-backed results
+#' S3 classes of fmalloc vectors: operators and Math functions
 #'
-#' Plain fmalloc vectors have no class, so base R's operators and Math
-#' functions work on them unchanged and return ordinary R vectors.
-#' `fmalloc_class(x)` gives a numeric or logical vector (fmalloc or not)
-#' the class `"fmalloc"` (without copying the data); then the usual
-#' operators (`+`, `-`, `*`, `/`, `^`, `%%`, `%/%`, `==`, `!=`, `<`,
-#' `<=`, `>`, `>=`, `&`, `|`, `!`) and the Math functions listed in
-#' [fmalloc_math()]
-#' (including `round(x, digits)`, `signif(x, digits)` and `log(x, base)`)
-#' are computed by [fmalloc_ops()] and [fmalloc_math()]: results at
-#' least `getOption("Rfmalloc.threshold", 1e5)` long are fmalloc vectors
-#' in the runtime of the operand.  Arithmetic and Math results keep the
-#' class (R copies the operands' attributes to them); comparisons, as in
-#' base R, give plain logical vectors.  Everything else falls back to
-#' base R's methods.  `unclass()` removes the class again.
+#' The fmalloc vectors users get (from [create_fmalloc_vector()],
+#' [as_fmalloc()], [fmalloc_load()], `readRDS()` of a reference, and the
+#' results of the methods here) have the class
+#' `c("fmalloc_vector", "fmalloc")`, `c("fmalloc_matrix", "fmalloc")` or
+#' `c("fmalloc_array", "fmalloc")`, so that R's operators (`+`, `-`,
+#' `*`, `/`, `^`, `%%`, `%/%`, `==`, `!=`, `<`, `<=`, `>`, `>=`, `&`,
+#' `|`, `!`), the Math functions listed in [fmalloc_math()] (including
+#' `round(x, digits)`, `signif(x, digits)`, `log(x, base)` and the
+#' cumulative functions) are computed in C by [fmalloc_ops()] and
+#' [fmalloc_math()]: an answer at least
+#' `getOption("Rfmalloc.threshold", 1e5)` long is an fmalloc vector with
+#' the class, in the runtime of the operand (or the scratch runtime when
+#' that one cannot take new vectors), a shorter one an ordinary R vector
+#' without it.  Everything else (character and complex operands, ...)
+#' goes to base R's methods and gives ordinary R results.  `unclass()`
+#' or `as.vector()` give the plain values, identical to what base R
+#' computes.
+#'
+#' `fmalloc_class(x)` gives a numeric or logical vector the class: an
+#' fmalloc vector made with `options(Rfmalloc.class = FALSE)` its default
+#' class, an ordinary R vector the class `"fmalloc"` (its operators then
+#' run in C too, with ordinary results).
 #'
 #' @param x A numeric or logical vector, matrix or array.
-#' @return `x` with class `"fmalloc"`.
+#' @return `x` with the class.
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
 #' old <- options(Rfmalloc.threshold = 4)
-#' x <- fmalloc_class(as_fmalloc(c(1, 4, 9, 16), runtime = rt))
+#' x <- as_fmalloc(c(1, 4, 9, 16), runtime = rt)
+#' class(x)
 #' y <- sqrt(x) + 1
 #' is_fmalloc(y)
 #' unclass(y)
@@ -236,9 +245,15 @@ math_try <- function(x, fun, digits, base, runtime) {
 #' options(old)
 #' @export
 fmalloc_class <- function(x) {
-  if (!(is.numeric(x) || is.logical(x)) || is.object(x) && !inherits(x, "fmalloc")) {
+  if (!(is.numeric(x) || is.logical(x)) ||
+      is.object(x) && !all(oldClass(x) %in% fm_classes)) {
     stop("'x' must be a numeric or logical vector without a class",
          call. = FALSE)
+  }
+  if (is_fmalloc(x)) {
+    old <- options(Rfmalloc.class = TRUE)
+    on.exit(options(old))
+    return(finish(x))
   }
   if (!inherits(x, "fmalloc")) {
     class(x) <- "fmalloc"
@@ -250,14 +265,15 @@ fmalloc_class <- function(x) {
 #' @param e1,e2 Operands.
 #' @export
 Ops.fmalloc <- function(e1, e2) {
+  ans <- NULL
   if (.Generic %in% ops_codes) {
     ans <- if (nargs() == 1L) ops_try(e1, .Generic, NULL, TRUE, NULL)
            else ops_try(e1, .Generic, e2, FALSE, NULL)
-    if (!is.null(ans)) {
-      return(ans)
-    }
   }
-  NextMethod()
+  if (is.null(ans)) {
+    ans <- NextMethod()
+  }
+  .Call(C_rfm_finish, ans, FALSE)
 }
 
 #' @rdname fmalloc_class
@@ -265,23 +281,17 @@ Ops.fmalloc <- function(e1, e2) {
 #'   base.
 #' @export
 Math.fmalloc <- function(x, ...) {
+  ans <- NULL
   if (.Generic %in% c(math_codes, cum_codes)) {
     extra <- list(...)
     arg <- if (length(extra)) extra[[1L]] else NULL
     ans <- math_try(x, .Generic, digits = arg,
                     base = if (is.null(arg)) exp(1) else arg, NULL)
-    if (!is.null(ans)) {
-      return(ans)
-    }
   }
-  NextMethod()
-}
-
-#' @rdname fmalloc_class
-#' @export
-print.fmalloc <- function(x, ...) {
-  print(unclass(x), ...)
-  invisible(x)
+  if (is.null(ans)) {
+    ans <- NextMethod()
+  }
+  .Call(C_rfm_finish, ans, FALSE)
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
@@ -316,7 +326,7 @@ colsums <- function(x, what, na.rm, dims, runtime) {
   } else if (!is.null(dn)) {
     names(z) <- dn[[if (what < 2L) dims + 1L else 1L]]
   }
-  z
+  finish(z)
 }
 
 #' Row and column sums and means of fmalloc matrices

@@ -44,7 +44,7 @@ fmalloc_save <- function(x, name, runtime = NULL) {
   if (inherits(x, "fmalloc_list") || is.list(x)) {
     return(invisible(save_list(x, name, runtime)))
   }
-  meta <- serialize(attributes(x), NULL, version = 3L)
+  meta <- serialize(stored_attributes(x), NULL, version = 3L)
   .Call(C_rfm_save, x, enc2utf8(name), meta, 0L)
   invisible(x)
 }
@@ -54,8 +54,8 @@ fmalloc_save <- function(x, name, runtime = NULL) {
 fmalloc_load <- function(name, runtime = NULL) {
   check_string(name, "name")
   runtime <- resolve_runtime(runtime)
-  found <- .Call(C_rfm_find, runtime, enc2utf8(name))
-  restore(found[[1L]], found[[2L]], runtime)
+  x <- .Call(C_rfm_find, runtime, enc2utf8(name))
+  restore(x, .Call(C_rfm_meta, x), runtime)
 }
 
 restore <- function(x, meta, runtime) {
@@ -63,7 +63,7 @@ restore <- function(x, meta, runtime) {
   if (is.list(attrs) && isTRUE(attr(attrs, "fmalloc_container"))) {
     return(load_list(x, attrs, runtime))
   }
-  set_attributes(x, as.list(attrs))
+  finish_new(set_attributes(x, as.list(attrs)))
 }
 
 #' @rdname fmalloc_save
@@ -72,11 +72,12 @@ fmalloc_destroy <- function(x, runtime = NULL) {
   if (is.character(x) && length(x) == 1L && !is_fmalloc(x)) {
     runtime <- resolve_runtime(runtime)
     found <- .Call(C_rfm_find, runtime, enc2utf8(x))
-    attrs <- if (length(found[[2L]])) unserialize(found[[2L]]) else NULL
+    meta <- .Call(C_rfm_meta, found)
+    attrs <- if (length(meta)) unserialize(meta) else NULL
     if (isTRUE(attr(attrs, "fmalloc_container"))) {
-      destroy_list(found[[1L]], list_element_records(found[[1L]], runtime))
+      destroy_list(found, list_element_records(found, runtime))
     } else {
-      .Call(C_rfm_destroy, found[[1L]])
+      .Call(C_rfm_destroy, found)
     }
     return(invisible(NULL))
   }

@@ -70,18 +70,23 @@ open_fmalloc <- function(filepath, size_gb = NULL,
 #' every function whose `runtime` argument is `NULL`.
 #'
 #' @inheritParams open_fmalloc
-#' @return The runtime, invisibly.
+#' @return Invisibly, `TRUE` if a new heap file was made (always for a
+#'   scratch runtime), `FALSE` if an existing one was opened.
+#'   [fmalloc_default_runtime()] gives the runtime.
 #' @examples
-#' rt <- init_fmalloc(tempdir(), mode = "scratch")
+#' init_fmalloc(tempdir(), mode = "scratch")
 #' x <- create_fmalloc_vector("integer", 5)
-#' identical(fmalloc_runtime_of(x), rt)
+#' identical(fmalloc_runtime_of(x), fmalloc_default_runtime())
 #' cleanup_fmalloc()
 #' @export
 init_fmalloc <- function(filepath, size_gb = NULL,
                          mode = c("persistent", "scratch")) {
+  mode <- match.arg(mode)
+  path <- heap_path(filepath, mode)
+  created <- mode == "scratch" || !file.exists(path)
   rt <- open_fmalloc(filepath, size_gb = size_gb, mode = mode)
   assign("default", rt, envir = .rfm)
-  invisible(rt)
+  invisible(created)
 }
 
 default_runtime <- function() {
@@ -112,7 +117,9 @@ resolve_runtime <- function(runtime) {
 #'
 #' @param runtime A runtime, or `NULL` for the default runtime.
 #' @return `TRUE` invisibly if the heap was closed at once, `FALSE` if it
-#'   waits for its vectors to be collected.
+#'   waits for its vectors to be collected; `NULL` invisibly if there is
+#'   nothing to close (no default runtime, or called again), so that
+#'   `on.exit(cleanup_fmalloc())` is always safe.
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
 #' x <- create_fmalloc_vector("raw", 4, runtime = rt)
@@ -122,9 +129,19 @@ resolve_runtime <- function(runtime) {
 #' invisible(gc())
 #' @export
 cleanup_fmalloc <- function(runtime = NULL) {
+  if (is.null(runtime)) {
+    runtime <- default_runtime()
+    if (is.null(runtime)) {
+      return(invisible(NULL))
+    }
+  }
   runtime <- resolve_runtime(runtime)
   if (identical(default_runtime(), runtime)) {
     rm("default", envir = .rfm)
+  }
+  info <- .Call(C_rfm_info, runtime)
+  if (!isTRUE(info$open) || isTRUE(info$close_requested)) {
+    return(invisible(NULL))
   }
   invisible(.Call(C_rfm_close, runtime))
 }

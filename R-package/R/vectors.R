@@ -49,7 +49,9 @@ set_attributes <- function(x, attrs) {
 #' @param zero_initialize If `TRUE` the elements are zero (`FALSE`, `0`,
 #'   `00`, `0+0i`); if `FALSE` their values are unspecified.  Character
 #'   vectors always start as `""` and lists as `NULL` elements.
-#' @return An ALTREP vector of the requested type; a list is an
+#' @return An ALTREP vector of the requested type, of class
+#'   `c("fmalloc_vector", "fmalloc")` (see [Rfmalloc-package] for what the
+#'   class does and `options(Rfmalloc.class = FALSE)`); a list is an
 #'   `"fmalloc_list"` (see [create_fmalloc_list()]).
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
@@ -68,7 +70,7 @@ create_fmalloc_vector <- function(type = "integer", length, runtime = NULL,
   if (code == 19L) {
     return(create_fmalloc_list(n, runtime = runtime))
   }
-  .Call(C_rfm_create, runtime, code, n, isTRUE(zero_initialize))
+  finish_new(.Call(C_rfm_create, runtime, code, n, isTRUE(zero_initialize)))
 }
 
 #' Create an fmalloc matrix or array
@@ -107,7 +109,7 @@ create_fmalloc_array <- function(type = "integer", dim, dimnames = NULL,
   }
   x <- create_fmalloc_vector(type, prod(as.double(dim)), runtime = runtime,
                              zero_initialize = zero_initialize)
-  set_attributes(x, list(dim = dim, dimnames = dimnames))
+  finish_new(set_attributes(x, list(dim = dim, dimnames = dimnames)))
 }
 
 #' Test for an fmalloc vector and find its runtime
@@ -193,5 +195,5 @@ copy_in <- function(x, runtime) {
     stop("cannot copy an object of type '", typeof(x),
          "' into an fmalloc runtime", call. = FALSE)
   }
-  .Call(C_rfm_copy_in, runtime, x)
+  finish_new(.Call(C_rfm_copy_in, runtime, x))
 }

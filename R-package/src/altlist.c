@@ -23,7 +23,7 @@
 
 #include <string.h>
 
-SEXP C_rfm_list_new(SEXP ids, SEXP elts);
+SEXP C_rfm_list_new(SEXP ids, SEXP elts, SEXP adopt);
 SEXP C_rfm_list_ids(SEXP x);
 SEXP C_rfm_list_set(SEXP x, SEXP i, SEXP value);
 SEXP C_rfm_has_altlist(void);
@@ -77,7 +77,10 @@ static SEXP make_list(SEXP ids, SEXP elts)
   return R_new_altrep(cls_list, ids, elts);
 }
 
-static R_xlen_t list_Length(SEXP x) { return XLENGTH(R_altrep_data2(x)); }
+static R_xlen_t list_Length(SEXP x)
+{
+  return XLENGTH(R_altrep_data2(x));
+}
 
 static SEXP list_Elt(SEXP x, R_xlen_t i)
 {
@@ -152,21 +155,21 @@ static SEXP list_UnserializeEX(SEXP cls, SEXP state, SEXP attr, int objf,
   (void)cls;
   (void)objf;
   (void)levs;
-  if (TYPEOF(state) != VECSXP || XLENGTH(state) != 2
-      || TYPEOF(VECTOR_ELT(state, 1)) != VECSXP)
+  if (TYPEOF(state) != VECSXP || XLENGTH(state) != 2 ||
+      TYPEOF(VECTOR_ELT(state, 1)) != VECSXP)
     Rf_error("malformed Rfmalloc list reference");
   SEXP ids = VECTOR_ELT(state, 0);
   SEXP elts = PROTECT(Rf_shallow_duplicate(VECTOR_ELT(state, 1)));
   R_xlen_t n = XLENGTH(elts);
-  int ok = runtime_addr(ids) != NULL && TYPEOF(ids) == REALSXP
-           && XLENGTH(ids) == n;
+  int ok =
+      runtime_addr(ids) != NULL && TYPEOF(ids) == REALSXP && XLENGTH(ids) == n;
   for (R_xlen_t i = 0; ok && i < n; i++)
     ok = element_ok(ids, VECTOR_ELT(elts, i));
   SEXP ans = PROTECT(ok ? make_list(ids, elts) : elts);
   for (SEXP a = attr; a != R_NilValue; a = CDR(a)) {
-    if (!ok && TAG(a) == R_ClassSymbol && Rf_isString(CAR(a))
-        && XLENGTH(CAR(a)) == 1
-        && strcmp(CHAR(STRING_ELT(CAR(a), 0)), "fmalloc_list") == 0)
+    if (!ok && TAG(a) == R_ClassSymbol && Rf_isString(CAR(a)) &&
+        XLENGTH(CAR(a)) == 1 &&
+        strcmp(CHAR(STRING_ELT(CAR(a), 0)), "fmalloc_list") == 0)
       continue;
     Rf_setAttrib(ans, TAG(a), CAR(a));
   }
@@ -189,8 +192,12 @@ void rfm_init_list_class(DllInfo *dll)
 }
 
 /* A new fmalloc list over the ids vector IDS (an fmalloc double vector),
-   with the elements of the list ELTS, or all NULL when ELTS is NULL.  */
-SEXP C_rfm_list_new(SEXP ids, SEXP elts)
+   with the elements of the list ELTS, or all NULL when ELTS is NULL.
+   ADOPT: ELTS is a list the caller made for this and drops, so it
+   becomes the new list's storage (no copy: a copy would leave ELTS's
+   references to the elements counted for ever, and R would copy an
+   element before every change).  */
+SEXP C_rfm_list_new(SEXP ids, SEXP elts, SEXP adopt)
 {
   if (runtime_addr(ids) == NULL || TYPEOF(ids) != REALSXP)
     Rf_error("internal error: the ids of an fmalloc list must be an "
@@ -202,10 +209,15 @@ SEXP C_rfm_list_new(SEXP ids, SEXP elts)
   } else {
     if (TYPEOF(elts) != VECSXP || XLENGTH(elts) != n)
       Rf_error("internal error: fmalloc list elements of the wrong length");
-    v = PROTECT(Rf_allocVector(VECSXP, n));
-    for (R_xlen_t i = 0; i < n; i++) {
+    for (R_xlen_t i = 0; i < n; i++)
       check_element(ids, VECTOR_ELT(elts, i));
-      SET_VECTOR_ELT(v, i, VECTOR_ELT(elts, i));
+    if (Rf_asLogical(adopt) == TRUE && ATTRIB(elts) == R_NilValue &&
+        !ALTREP(elts)) {
+      v = PROTECT(elts);
+    } else {
+      v = PROTECT(Rf_allocVector(VECSXP, n));
+      for (R_xlen_t i = 0; i < n; i++)
+        SET_VECTOR_ELT(v, i, VECTOR_ELT(elts, i));
     }
   }
   SEXP ans = make_list(ids, v);
@@ -237,7 +249,10 @@ SEXP C_rfm_list_set(SEXP x, SEXP i, SEXP value)
   return x;
 }
 
-SEXP C_rfm_has_altlist(void) { return Rf_ScalarLogical(TRUE); }
+SEXP C_rfm_has_altlist(void)
+{
+  return Rf_ScalarLogical(TRUE);
+}
 
 #else /* R < 4.3: no ALTLIST; lists are the R-level fallback */
 
@@ -247,14 +262,19 @@ int rfm_is_fmalloc_list(SEXP x)
   return 0;
 }
 
-void rfm_init_list_class(DllInfo *dll) { (void)dll; }
+void rfm_init_list_class(DllInfo *dll)
+{
+  (void)dll;
+}
 
-SEXP C_rfm_list_new(SEXP ids, SEXP elts)
+SEXP C_rfm_list_new(SEXP ids, SEXP elts, SEXP adopt)
 {
   (void)ids;
   (void)elts;
+  (void)adopt;
   Rf_error("fmalloc ALTLIST lists need R >= 4.3 (this build of Rfmalloc "
-           "was compiled for R %s.%s)", R_MAJOR, R_MINOR);
+           "was compiled for R %s.%s)",
+           R_MAJOR, R_MINOR);
 }
 
 SEXP C_rfm_list_ids(SEXP x)
@@ -266,9 +286,12 @@ SEXP C_rfm_list_ids(SEXP x)
 SEXP C_rfm_list_set(SEXP x, SEXP i, SEXP value)
 {
   (void)i;
-  return C_rfm_list_new(x, value);
+  return C_rfm_list_new(x, value, R_NilValue);
 }
 
-SEXP C_rfm_has_altlist(void) { return Rf_ScalarLogical(FALSE); }
+SEXP C_rfm_has_altlist(void)
+{
+  return Rf_ScalarLogical(FALSE);
+}
 
 #endif

@@ -38,7 +38,7 @@ static void *api_payload(SEXP x, R_xlen_t *length_out)
     Rf_error("Rfmalloc_payload: not an fmalloc vector");
   rfm_vector *v = rfm_vec(x);
   if (length_out != NULL)
-    *length_out = v->length;
+    *length_out = v->store->length;
   return rfm_payload(v);
 }
 

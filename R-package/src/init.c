@@ -25,11 +25,23 @@ SEXP C_rfm_destroy_each(SEXP);
 SEXP C_rfm_destroy_name(SEXP, SEXP);
 SEXP C_rfm_get_id(SEXP, SEXP);
 SEXP C_rfm_poke_real(SEXP, SEXP, SEXP);
-SEXP C_rfm_list_new(SEXP, SEXP);
+SEXP C_rfm_list_new(SEXP, SEXP, SEXP);
 SEXP C_rfm_list_ids(SEXP);
 SEXP C_rfm_list_set(SEXP, SEXP, SEXP);
 SEXP C_rfm_has_altlist(void);
 SEXP C_rfm_compact(SEXP);
+SEXP C_rfm_assign(SEXP, SEXP, SEXP);
+SEXP C_rfm_set(SEXP, SEXP, SEXP);
+SEXP C_rfm_set_tempdir(SEXP);
+SEXP C_rfm_scratch_runtime(SEXP);
+SEXP C_rfm_finish(SEXP, SEXP);
+SEXP C_rfm_meta(SEXP);
+SEXP C_rfm_payload_ptr(SEXP);
+SEXP C_rfm_advise(SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_sync(SEXP);
+SEXP C_rfm_subset1(SEXP, SEXP);
+SEXP C_rfm_is_saved_view(SEXP);
+SEXP C_rfm_assign_attr(SEXP, SEXP, SEXP, SEXP);
 void rfm_register_ccallables(void);
 SEXP C_rfm_unload(void);
 
@@ -57,15 +69,28 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_destroy_name, 2),
     ENTRY(C_rfm_get_id, 2),
     ENTRY(C_rfm_poke_real, 3),
-    ENTRY(C_rfm_list_new, 2),
+    ENTRY(C_rfm_list_new, 3),
     ENTRY(C_rfm_list_ids, 1),
     ENTRY(C_rfm_list_set, 3),
     ENTRY(C_rfm_has_altlist, 0),
     ENTRY(C_rfm_compact, 1),
+    ENTRY(C_rfm_assign, 3),
+    ENTRY(C_rfm_set, 3),
+    ENTRY(C_rfm_set_tempdir, 1),
+    ENTRY(C_rfm_scratch_runtime, 1),
+    ENTRY(C_rfm_finish, 2),
+    ENTRY(C_rfm_meta, 1),
+    ENTRY(C_rfm_payload_ptr, 1),
+    ENTRY(C_rfm_advise, 4),
+    ENTRY(C_rfm_sync, 1),
+    ENTRY(C_rfm_subset1, 2),
+    ENTRY(C_rfm_is_saved_view, 1),
+    ENTRY(C_rfm_assign_attr, 4),
     ENTRY(C_rfm_arith, 4),
     ENTRY(C_rfm_math, 4),
     ENTRY(C_rfm_cum, 4),
     ENTRY(C_rfm_colsums, 6),
+    ENTRY(C_rfm_vars, 6),
     {NULL, NULL, 0}};
 
 void R_init_Rfmalloc(DllInfo *dll)

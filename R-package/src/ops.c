@@ -24,23 +24,28 @@
 #define R_INT_MIN (1 + INT_MIN)
 
 enum {
-  OP_PLUS = 1, OP_MINUS, OP_TIMES, OP_DIV, OP_POW, OP_MOD, OP_IDIV,
-  OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
-  OP_AND, OP_OR, OP_NOT /* logic.c: & | ! */
+  OP_PLUS = 1,
+  OP_MINUS,
+  OP_TIMES,
+  OP_DIV,
+  OP_POW,
+  OP_MOD,
+  OP_IDIV,
+  OP_EQ,
+  OP_NE,
+  OP_LT,
+  OP_LE,
+  OP_GT,
+  OP_GE,
+  OP_AND,
+  OP_OR,
+  OP_NOT /* logic.c: & | ! */
 };
 
-/* A result vector: in runtime RT (an external pointer, or NULL for
-   none) when it is at least the threshold long and RT can allocate,
-   else in ordinary memory.  */
-static SEXP alloc_result(SEXP rt, int type, R_xlen_t n)
-{
-  if (rt != R_NilValue && (double)n >= rfm_threshold()) {
-    rfm_runtime *r = rfm_runtime_get(rt, 0);
-    if (!r->readonly && !r->close_requested)
-      return rfm_new_vector(rt, type, n, 0);
-  }
-  return Rf_allocVector(type, n);
-}
+/* A result vector: file-backed (in the runtime of the operand RT, or
+   the scratch runtime) when it is at least the threshold long, else in
+   ordinary memory.  */
+#define alloc_result rfm_alloc_result
 
 /* --- element rules (arithmetic.c) ------------------------------------ */
 
@@ -59,9 +64,9 @@ static R_INLINE double myfmod(double x1, double x2)
   if (x2 == 0.0)
     return R_NaN;
   if (fabs(x2) * DBL_EPSILON > 1 && R_FINITE(x1) && fabs(x1) <= fabs(x2)) {
-    return (fabs(x1) == fabs(x2)) ? 0
+    return (fabs(x1) == fabs(x2))                       ? 0
            : ((x1 < 0 && x2 > 0) || (x2 < 0 && x1 > 0)) ? x1 + x2
-                                                          : x1;
+                                                        : x1;
   }
   double q = x1 / x2;
   if (R_FINITE(q) && (fabs(q) * DBL_EPSILON > 1))
@@ -76,59 +81,71 @@ static R_INLINE double myfloor(double x1, double x2)
   if (x2 == 0.0 || fabs(q) * DBL_EPSILON > 1 || !R_FINITE(q))
     return q;
   if (fabs(q) < 1)
-    return (q < 0) ? -1
-           : ((x1 < 0 && x2 > 0) || (x1 > 0 && x2 < 0)) ? -1
-                                                          : 0;
+    return (q < 0) ? -1 : ((x1 < 0 && x2 > 0) || (x1 > 0 && x2 < 0)) ? -1 : 0;
   long double tmp = (long double)x1 - floor(q) * (long double)x2;
   return (double)(floor(q) + floorl(tmp / x2));
 }
 
 /* Loop over the answer with recycling: BODY uses i, i1, i2.  The common
    shapes get their own loops so that the compiler can vectorize them. */
-#define LOOP2(...)                                                          \
-  do {                                                                      \
-    if (n1 == n2) {                                                         \
-      for (R_xlen_t i = 0; i < n; i++) {                                    \
-        const R_xlen_t i1 = i, i2 = i;                                      \
-        __VA_ARGS__;                                                        \
-      }                                                                     \
-    } else if (n2 == 1) {                                                   \
-      for (R_xlen_t i = 0; i < n; i++) {                                    \
-        const R_xlen_t i1 = i, i2 = 0;                                      \
-        __VA_ARGS__;                                                        \
-      }                                                                     \
-    } else if (n1 == 1) {                                                   \
-      for (R_xlen_t i = 0; i < n; i++) {                                    \
-        const R_xlen_t i1 = 0, i2 = i;                                      \
-        __VA_ARGS__;                                                        \
-      }                                                                     \
-    } else {                                                                \
-      R_xlen_t i1 = 0, i2 = 0;                                              \
-      for (R_xlen_t i = 0; i < n; i++) {                                    \
-        __VA_ARGS__;                                                        \
-        if (++i1 == n1)                                                     \
-          i1 = 0;                                                           \
-        if (++i2 == n2)                                                     \
-          i2 = 0;                                                           \
-      }                                                                     \
-    }                                                                       \
+#define LOOP2(...)                                                            \
+  do {                                                                        \
+    if (n1 == n2) {                                                           \
+      for (R_xlen_t i = 0; i < n; i++) {                                      \
+        const R_xlen_t i1 = i, i2 = i;                                        \
+        __VA_ARGS__;                                                          \
+      }                                                                       \
+    } else if (n2 == 1) {                                                     \
+      for (R_xlen_t i = 0; i < n; i++) {                                      \
+        const R_xlen_t i1 = i, i2 = 0;                                        \
+        __VA_ARGS__;                                                          \
+      }                                                                       \
+    } else if (n1 == 1) {                                                     \
+      for (R_xlen_t i = 0; i < n; i++) {                                      \
+        const R_xlen_t i1 = 0, i2 = i;                                        \
+        __VA_ARGS__;                                                          \
+      }                                                                       \
+    } else {                                                                  \
+      R_xlen_t i1 = 0, i2 = 0;                                                \
+      for (R_xlen_t i = 0; i < n; i++) {                                      \
+        __VA_ARGS__;                                                          \
+        if (++i1 == n1)                                                       \
+          i1 = 0;                                                             \
+        if (++i2 == n2)                                                       \
+          i2 = 0;                                                             \
+      }                                                                       \
+    }                                                                         \
   } while (0)
 
 /* double answers of double (or int, converted by GA/GB) operands */
 #define ID(v) (v)
-#define REAL_ARITH(NAME, TA, GA, TB, GB)                                    \
-  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,           \
-                   R_xlen_t n2, double *r, R_xlen_t n)                      \
-  {                                                                         \
-    switch (op) {                                                           \
-    case OP_PLUS: LOOP2(r[i] = GA(a[i1]) + GB(b[i2])); break;               \
-    case OP_MINUS: LOOP2(r[i] = GA(a[i1]) - GB(b[i2])); break;              \
-    case OP_TIMES: LOOP2(r[i] = GA(a[i1]) * GB(b[i2])); break;              \
-    case OP_DIV: LOOP2(r[i] = GA(a[i1]) / GB(b[i2])); break;                \
-    case OP_POW: LOOP2(r[i] = r_pow(GA(a[i1]), GB(b[i2]))); break;          \
-    case OP_MOD: LOOP2(r[i] = myfmod(GA(a[i1]), GB(b[i2]))); break;         \
-    case OP_IDIV: LOOP2(r[i] = myfloor(GA(a[i1]), GB(b[i2]))); break;       \
-    }                                                                       \
+#define REAL_ARITH(NAME, TA, GA, TB, GB)                                      \
+  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,             \
+                   R_xlen_t n2, double *r, R_xlen_t n)                        \
+  {                                                                           \
+    switch (op) {                                                             \
+    case OP_PLUS:                                                             \
+      LOOP2(r[i] = GA(a[i1]) + GB(b[i2]));                                    \
+      break;                                                                  \
+    case OP_MINUS:                                                            \
+      LOOP2(r[i] = GA(a[i1]) - GB(b[i2]));                                    \
+      break;                                                                  \
+    case OP_TIMES:                                                            \
+      LOOP2(r[i] = GA(a[i1]) * GB(b[i2]));                                    \
+      break;                                                                  \
+    case OP_DIV:                                                              \
+      LOOP2(r[i] = GA(a[i1]) / GB(b[i2]));                                    \
+      break;                                                                  \
+    case OP_POW:                                                              \
+      LOOP2(r[i] = r_pow(GA(a[i1]), GB(b[i2])));                              \
+      break;                                                                  \
+    case OP_MOD:                                                              \
+      LOOP2(r[i] = myfmod(GA(a[i1]), GB(b[i2])));                             \
+      break;                                                                  \
+    case OP_IDIV:                                                             \
+      LOOP2(r[i] = myfloor(GA(a[i1]), GB(b[i2])));                            \
+      break;                                                                  \
+    }                                                                         \
   }
 REAL_ARITH(arith_dd, double, ID, double, ID)
 REAL_ARITH(arith_id, int, I2D, double, ID)
@@ -165,9 +182,8 @@ static int arith_ii(int op, const int *a, R_xlen_t n1, const int *b,
   case OP_DIV:
     LOOP2({
       int x1 = a[i1], x2 = b[i2];
-      d[i] = (x1 == NA_INTEGER || x2 == NA_INTEGER)
-                 ? NA_REAL
-                 : (double)x1 / (double)x2;
+      d[i] = (x1 == NA_INTEGER || x2 == NA_INTEGER) ? NA_REAL
+                                                    : (double)x1 / (double)x2;
     });
     break;
   case OP_POW:
@@ -203,38 +219,50 @@ static int arith_ii(int op, const int *a, R_xlen_t n1, const int *b,
   return ovf;
 }
 
-#define CMP(OPER, NA1, NA2)                                                 \
-  LOOP2({                                                                   \
-    r[i] = (NA1(a[i1]) || NA2(b[i2])) ? NA_LOGICAL                          \
-                                      : (GA(a[i1]) OPER GB(b[i2]));         \
+#define CMP(OPER, NA1, NA2)                                                   \
+  LOOP2({                                                                     \
+    r[i] =                                                                    \
+        (NA1(a[i1]) || NA2(b[i2])) ? NA_LOGICAL : (GA(a[i1]) OPER GB(b[i2])); \
   })
-#define RELOP(NAME, TA, GA_, NA1, TB, GB_, NA2)                             \
-  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,           \
-                   R_xlen_t n2, int *r, R_xlen_t n)                         \
-  {                                                                         \
-    switch (op) {                                                           \
-    case OP_EQ: CMP(==, NA1, NA2); break;                                   \
-    case OP_NE: CMP(!=, NA1, NA2); break;                                   \
-    case OP_LT: CMP(<, NA1, NA2); break;                                    \
-    case OP_LE: CMP(<=, NA1, NA2); break;                                   \
-    case OP_GT: CMP(>, NA1, NA2); break;                                    \
-    case OP_GE: CMP(>=, NA1, NA2); break;                                   \
-    }                                                                       \
+#define RELOP(NAME, TA, GA_, NA1, TB, GB_, NA2)                               \
+  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,             \
+                   R_xlen_t n2, int *r, R_xlen_t n)                           \
+  {                                                                           \
+    switch (op) {                                                             \
+    case OP_EQ:                                                               \
+      CMP(==, NA1, NA2);                                                      \
+      break;                                                                  \
+    case OP_NE:                                                               \
+      CMP(!=, NA1, NA2);                                                      \
+      break;                                                                  \
+    case OP_LT:                                                               \
+      CMP(<, NA1, NA2);                                                       \
+      break;                                                                  \
+    case OP_LE:                                                               \
+      CMP(<=, NA1, NA2);                                                      \
+      break;                                                                  \
+    case OP_GT:                                                               \
+      CMP(>, NA1, NA2);                                                       \
+      break;                                                                  \
+    case OP_GE:                                                               \
+      CMP(>=, NA1, NA2);                                                      \
+      break;                                                                  \
+    }                                                                         \
   }
 #define INA(v) ((v) == NA_INTEGER)
 #define DNA(v) ISNAN(v)
-#define GA ID
-#define GB ID
+#define GA     ID
+#define GB     ID
 RELOP(rel_dd, double, ID, DNA, double, ID, DNA)
 RELOP(rel_ii, int, ID, INA, int, ID, INA)
 #undef GA
 #undef GB
 #define GA(v) ((double)(v))
-#define GB ID
+#define GB    ID
 RELOP(rel_id, int, ID, INA, double, ID, DNA)
 #undef GA
 #undef GB
-#define GA ID
+#define GA    ID
 #define GB(v) ((double)(v))
 RELOP(rel_di, double, ID, DNA, int, ID, INA)
 #undef GA
@@ -244,22 +272,24 @@ RELOP(rel_di, double, ID, DNA, int, ID, INA)
 
 #define DLG(v) (ISNAN(v) ? NA_LOGICAL : (v) != 0)
 #define ILG(v) ((v) == NA_INTEGER ? NA_LOGICAL : (v) != 0)
-#define LOGIC(NAME, TA, GA, TB, GB)                                         \
-  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,           \
-                   R_xlen_t n2, int *r, R_xlen_t n)                         \
-  {                                                                         \
-    if (op == OP_AND)                                                       \
-      LOOP2({                                                               \
-        int u = GA(a[i1]), w = GB(b[i2]);                                   \
-        r[i] = (u == 0 || w == 0) ? 0                                       \
-               : (u == NA_LOGICAL || w == NA_LOGICAL) ? NA_LOGICAL : 1;     \
-      });                                                                   \
-    else                                                                    \
-      LOOP2({                                                               \
-        int u = GA(a[i1]), w = GB(b[i2]);                                   \
-        r[i] = (u == 1 || w == 1) ? 1                                       \
-               : (u == NA_LOGICAL || w == NA_LOGICAL) ? NA_LOGICAL : 0;     \
-      });                                                                   \
+#define LOGIC(NAME, TA, GA, TB, GB)                                           \
+  static void NAME(int op, const TA *a, R_xlen_t n1, const TB *b,             \
+                   R_xlen_t n2, int *r, R_xlen_t n)                           \
+  {                                                                           \
+    if (op == OP_AND)                                                         \
+      LOOP2({                                                                 \
+        int u = GA(a[i1]), w = GB(b[i2]);                                     \
+        r[i] = (u == 0 || w == 0)                     ? 0                     \
+               : (u == NA_LOGICAL || w == NA_LOGICAL) ? NA_LOGICAL            \
+                                                      : 1;                    \
+      });                                                                     \
+    else                                                                      \
+      LOOP2({                                                                 \
+        int u = GA(a[i1]), w = GB(b[i2]);                                     \
+        r[i] = (u == 1 || w == 1)                     ? 1                     \
+               : (u == NA_LOGICAL || w == NA_LOGICAL) ? NA_LOGICAL            \
+                                                      : 0;                    \
+      });                                                                     \
   }
 LOGIC(logic_dd, double, DLG, double, DLG)
 LOGIC(logic_di, double, DLG, int, ILG)
@@ -300,8 +330,7 @@ static SEXP answer_dims(SEXP x, SEXP y, R_xlen_t nx, R_xlen_t ny)
   return R_NilValue;
 }
 
-static void set_binary_attrib(SEXP ans, SEXP x, SEXP y, SEXP dims,
-                              int arith)
+static void set_binary_attrib(SEXP ans, SEXP x, SEXP y, SEXP dims, int arith)
 {
   R_xlen_t n = XLENGTH(ans), nx = XLENGTH(x), ny = XLENGTH(y);
   int xattr = ATTRIB(x) != R_NilValue, yattr = ATTRIB(y) != R_NilValue;
@@ -416,24 +445,27 @@ static SEXP unary(int op, SEXP x, SEXP rt)
 static const void *ro(SEXP x)
 {
   switch (TYPEOF(x)) {
-  case LGLSXP: return LOGICAL_RO(x);
-  case INTSXP: return INTEGER_RO(x);
-  default: return REAL_RO(x);
+  case LGLSXP:
+    return LOGICAL_RO(x);
+  case INTSXP:
+    return INTEGER_RO(x);
+  default:
+    return REAL_RO(x);
   }
 }
 
 /* Call the kernel NAME_xy for the operand types (d double, i integer or
    logical) of C_rfm_arith's locals.  */
-#define BY_TYPES(NAME)                                                      \
-  do {                                                                      \
-    if (tx && ty)                                                           \
-      NAME##_dd(op, a, n1, b, n2, r, n);                                    \
-    else if (tx)                                                            \
-      NAME##_di(op, a, n1, b, n2, r, n);                                    \
-    else if (ty)                                                            \
-      NAME##_id(op, a, n1, b, n2, r, n);                                    \
-    else                                                                    \
-      NAME##_ii(op, a, n1, b, n2, r, n);                                    \
+#define BY_TYPES(NAME)                                                        \
+  do {                                                                        \
+    if (tx && ty)                                                             \
+      NAME##_dd(op, a, n1, b, n2, r, n);                                      \
+    else if (tx)                                                              \
+      NAME##_di(op, a, n1, b, n2, r, n);                                      \
+    else if (ty)                                                              \
+      NAME##_id(op, a, n1, b, n2, r, n);                                      \
+    else                                                                      \
+      NAME##_ii(op, a, n1, b, n2, r, n);                                      \
   } while (0)
 
 /* x OP y (OP an integer code above), y = NULL for unary - and +.
@@ -463,10 +495,11 @@ SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
       p *= INTEGER(dims)[k];
     if (p != (double)n)
       Rf_error("dims [product %.0f] do not match the length of object "
-               "[%.0f]", p, (double)n);
+               "[%.0f]",
+               p, (double)n);
   }
-  int mismatch = n > 0 && nx != ny && nx != 1 && ny != 1
-                 && (nx > ny ? nx % ny : ny % nx) != 0;
+  int mismatch = n > 0 && nx != ny && nx != 1 && ny != 1 &&
+                 (nx > ny ? nx % ny : ny % nx) != 0;
   int tx = TYPEOF(x) == REALSXP, ty = TYPEOF(y) == REALSXP;
   int relop = op >= OP_EQ; /* comparison or logic: logical answer */
   int type;
@@ -524,8 +557,23 @@ SEXP C_rfm_arith(SEXP op_, SEXP x, SEXP y, SEXP rt)
 /* --- Math ---------------------------------------------------------------- */
 
 enum {
-  M_SQRT = 1, M_EXP, M_LOG, M_ABS, M_FLOOR, M_CEILING, M_ROUND, M_SIGNIF,
-  M_SIN, M_COS, M_TAN, M_TRUNC, M_LOG2, M_LOG10, M_LOG1P, M_EXPM1, M_SIGN
+  M_SQRT = 1,
+  M_EXP,
+  M_LOG,
+  M_ABS,
+  M_FLOOR,
+  M_CEILING,
+  M_ROUND,
+  M_SIGNIF,
+  M_SIN,
+  M_COS,
+  M_TAN,
+  M_TRUNC,
+  M_LOG2,
+  M_LOG10,
+  M_LOG1P,
+  M_EXPM1,
+  M_SIGN
 };
 
 static R_INLINE double r_log(double x)
@@ -538,49 +586,81 @@ static R_INLINE double r_sign(double x)
   return ISNAN(x) ? x : (x > 0) ? 1 : (x == 0 ? 0 : -1);
 }
 
-#define MATH1(EXPR)                                                         \
-  for (R_xlen_t i = 0; i < n; i++) {                                        \
-    double x = GET(i);                                                      \
-    double y = (EXPR);                                                      \
-    if (ISNAN(y)) {                                                         \
-      if (ISNAN(x))                                                         \
-        y = x; /* NA stays NA, NaN stays NaN (R's math1) */                 \
-      else                                                                  \
-        naflag = 1;                                                         \
-    }                                                                       \
-    r[i] = y;                                                               \
+#define MATH1(EXPR)                                                           \
+  for (R_xlen_t i = 0; i < n; i++) {                                          \
+    double x = GET(i);                                                        \
+    double y = (EXPR);                                                        \
+    if (ISNAN(y)) {                                                           \
+      if (ISNAN(x))                                                           \
+        y = x; /* NA stays NA, NaN stays NaN (R's math1) */                   \
+      else                                                                    \
+        naflag = 1;                                                           \
+    }                                                                         \
+    r[i] = y;                                                                 \
   }
 
-#define MATH_SWITCH                                                         \
-  switch (fun) {                                                            \
-  case M_SQRT: MATH1(sqrt(x)); break;                                       \
-  case M_EXP: MATH1(exp(x)); break;                                         \
-  case M_LOG:                                                               \
-    if (base == 10) {                                                       \
-      MATH1(x > 0 ? log10(x) : x == 0 ? R_NegInf : R_NaN);                  \
-    } else if (base == 2) {                                                 \
-      MATH1(x > 0 ? log2(x) : x == 0 ? R_NegInf : R_NaN);                   \
-    } else if (base == M_E) {                                               \
-      MATH1(r_log(x));                                                      \
-    } else {                                                                \
-      double lb = r_log(base);                                              \
-      MATH1(r_log(x) / lb);                                                 \
-    }                                                                       \
-    break;                                                                  \
-  case M_ABS: MATH1(fabs(x)); break;                                        \
-  case M_FLOOR: MATH1(floor(x)); break;                                     \
-  case M_CEILING: MATH1(ceil(x)); break;                                    \
-  case M_ROUND: MATH1(fround(x, digits)); break;                            \
-  case M_SIGNIF: MATH1(fprec(x, digits)); break;                            \
-  case M_SIN: MATH1(sin(x)); break;                                         \
-  case M_COS: MATH1(cos(x)); break;                                         \
-  case M_TAN: MATH1(tan(x)); break;                                         \
-  case M_TRUNC: MATH1(trunc(x)); break;                                     \
-  case M_LOG2: MATH1(x > 0 ? log2(x) : x == 0 ? R_NegInf : R_NaN); break;   \
-  case M_LOG10: MATH1(x > 0 ? log10(x) : x == 0 ? R_NegInf : R_NaN); break; \
-  case M_LOG1P: MATH1(log1p(x)); break;                                     \
-  case M_EXPM1: MATH1(expm1(x)); break;                                     \
-  case M_SIGN: MATH1(r_sign(x)); break;                                     \
+#define MATH_SWITCH                                                           \
+  switch (fun) {                                                              \
+  case M_SQRT:                                                                \
+    MATH1(sqrt(x));                                                           \
+    break;                                                                    \
+  case M_EXP:                                                                 \
+    MATH1(exp(x));                                                            \
+    break;                                                                    \
+  case M_LOG:                                                                 \
+    if (base == 10) {                                                         \
+      MATH1(x > 0 ? log10(x) : x == 0 ? R_NegInf : R_NaN);                    \
+    } else if (base == 2) {                                                   \
+      MATH1(x > 0 ? log2(x) : x == 0 ? R_NegInf : R_NaN);                     \
+    } else if (base == M_E) {                                                 \
+      MATH1(r_log(x));                                                        \
+    } else {                                                                  \
+      double lb = r_log(base);                                                \
+      MATH1(r_log(x) / lb);                                                   \
+    }                                                                         \
+    break;                                                                    \
+  case M_ABS:                                                                 \
+    MATH1(fabs(x));                                                           \
+    break;                                                                    \
+  case M_FLOOR:                                                               \
+    MATH1(floor(x));                                                          \
+    break;                                                                    \
+  case M_CEILING:                                                             \
+    MATH1(ceil(x));                                                           \
+    break;                                                                    \
+  case M_ROUND:                                                               \
+    MATH1(fround(x, digits));                                                 \
+    break;                                                                    \
+  case M_SIGNIF:                                                              \
+    MATH1(fprec(x, digits));                                                  \
+    break;                                                                    \
+  case M_SIN:                                                                 \
+    MATH1(sin(x));                                                            \
+    break;                                                                    \
+  case M_COS:                                                                 \
+    MATH1(cos(x));                                                            \
+    break;                                                                    \
+  case M_TAN:                                                                 \
+    MATH1(tan(x));                                                            \
+    break;                                                                    \
+  case M_TRUNC:                                                               \
+    MATH1(trunc(x));                                                          \
+    break;                                                                    \
+  case M_LOG2:                                                                \
+    MATH1(x > 0 ? log2(x) : x == 0 ? R_NegInf : R_NaN);                       \
+    break;                                                                    \
+  case M_LOG10:                                                               \
+    MATH1(x > 0 ? log10(x) : x == 0 ? R_NegInf : R_NaN);                      \
+    break;                                                                    \
+  case M_LOG1P:                                                               \
+    MATH1(log1p(x));                                                          \
+    break;                                                                    \
+  case M_EXPM1:                                                               \
+    MATH1(expm1(x));                                                          \
+    break;                                                                    \
+  case M_SIGN:                                                                \
+    MATH1(r_sign(x));                                                         \
+    break;                                                                    \
   }
 
 /* FUN(x) for the code FUN; ARG is the base of log or the digits of
@@ -769,15 +849,14 @@ SEXP C_rfm_cum(SEXP fun_, SEXP x, SEXP na_wins_, SEXP rt)
    extents) and NC columns (R's do_colsum: long double accumulators,
    NA_integer_ counts as NA_real_).  The answer has no attributes; the
    R caller names and shapes it.  NULL: let R do it.  */
-SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_,
-                   SEXP rt)
+SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_, SEXP rt)
 {
   int what = Rf_asInteger(what_), narm = Rf_asLogical(narm_) == TRUE;
   if (unsupported(x))
     return R_NilValue;
   double dnr = Rf_asReal(nr_), dnc = Rf_asReal(nc_);
-  if (ISNAN(dnr) || ISNAN(dnc) || dnr < 0 || dnc < 0
-      || dnr * dnc != (double)XLENGTH(x))
+  if (ISNAN(dnr) || ISNAN(dnc) || dnr < 0 || dnc < 0 ||
+      dnr * dnc != (double)XLENGTH(x))
     Rf_error("the matrix shape does not match the length of 'x'");
   R_xlen_t nr = (R_xlen_t)dnr, nc = (R_xlen_t)dnc;
   int isreal = TYPEOF(x) == REALSXP;
@@ -802,8 +881,8 @@ SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_,
             s += c[i];
         }
       } else {
-        const int *c = (TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x))
-                       + nr * j;
+        const int *c =
+            (TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x)) + nr * j;
         cnt = 0;
         for (R_xlen_t i = 0; i < nr; i++) {
           if (c[i] == NA_INTEGER) {
@@ -822,12 +901,11 @@ SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_,
       r[j] = (double)s;
     }
   } else {
-    long double *acc = (long double *)R_alloc((size_t)(nr > 0 ? nr : 1),
-                                              sizeof(long double));
+    long double *acc =
+        (long double *)R_alloc((size_t)(nr > 0 ? nr : 1), sizeof(long double));
     R_xlen_t *cnt = NULL;
     if (narm && what == 3)
-      cnt = (R_xlen_t *)R_alloc((size_t)(nr > 0 ? nr : 1),
-                                sizeof(R_xlen_t));
+      cnt = (R_xlen_t *)R_alloc((size_t)(nr > 0 ? nr : 1), sizeof(R_xlen_t));
     for (R_xlen_t i = 0; i < nr; i++) {
       acc[i] = 0.0;
       if (cnt)
@@ -847,8 +925,8 @@ SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_,
                 cnt[i]++;
             }
       } else {
-        const int *c = (TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x))
-                       + nr * j;
+        const int *c =
+            (TYPEOF(x) == LGLSXP ? LOGICAL_RO(x) : INTEGER_RO(x)) + nr * j;
         for (R_xlen_t i = 0; i < nr; i++) {
           if (c[i] == NA_INTEGER) {
             if (!narm)
@@ -869,6 +947,102 @@ SEXP C_rfm_colsums(SEXP x, SEXP what_, SEXP narm_, SEXP nr_, SEXP nc_,
         s /= cnt ? cnt[i] : nc;
       r[i] = (double)s;
     }
+  }
+  UNPROTECT(1);
+  return ans;
+}
+
+/* --- colVars, rowVars -----------------------------------------------------
+ */
+
+static R_INLINE double elt_as_double(SEXP x, int isreal, R_xlen_t k)
+{
+  if (isreal)
+    return REAL_RO(x)[k];
+  int v = TYPEOF(x) == LGLSXP ? LOGICAL_RO(x)[k] : INTEGER_RO(x)[k];
+  return v == NA_INTEGER ? NA_REAL : (double)v;
+}
+
+/* Sample variances (denominator n - 1) of the columns (ROWS false) or
+   rows of the numeric matrix X of NR rows and NC columns, in two passes
+   (the means, then the squared deviations, in long double) over the
+   data in storage order.  NA_real_ where fewer than two values count.
+   NULL: let R do it.  */
+SEXP C_rfm_vars(SEXP x, SEXP rows_, SEXP narm_, SEXP nr_, SEXP nc_, SEXP rt)
+{
+  int rows = Rf_asLogical(rows_) == TRUE, narm = Rf_asLogical(narm_) == TRUE;
+  if (unsupported(x))
+    return R_NilValue;
+  R_xlen_t nr = (R_xlen_t)Rf_asReal(nr_), nc = (R_xlen_t)Rf_asReal(nc_);
+  if ((double)nr * (double)nc != (double)XLENGTH(x))
+    Rf_error("the matrix shape does not match the length of 'x'");
+  int isreal = TYPEOF(x) == REALSXP;
+  R_xlen_t nout = rows ? nr : nc;
+  SEXP ans = PROTECT(alloc_result(rt, REALSXP, nout));
+  double *r = REAL(ans);
+  if (!rows) {
+    for (R_xlen_t j = 0; j < nc; j++) {
+      long double s = 0, ss = 0;
+      R_xlen_t cnt = 0;
+      int na = 0;
+      for (R_xlen_t i = 0; i < nr; i++) {
+        double v = elt_as_double(x, isreal, i + nr * j);
+        if (ISNAN(v)) {
+          if (!narm)
+            na = 1;
+        } else {
+          s += v;
+          cnt++;
+        }
+      }
+      if (na || cnt < 2) {
+        r[j] = NA_REAL;
+        continue;
+      }
+      long double m = s / cnt;
+      for (R_xlen_t i = 0; i < nr; i++) {
+        double v = elt_as_double(x, isreal, i + nr * j);
+        if (!ISNAN(v))
+          ss += (v - m) * (v - m);
+      }
+      r[j] = (double)(ss / (cnt - 1));
+    }
+  } else {
+    long double *sum =
+        (long double *)R_alloc((size_t)(nr ? nr : 1), sizeof(long double));
+    R_xlen_t *cnt =
+        (R_xlen_t *)R_alloc((size_t)(nr ? nr : 1), sizeof(R_xlen_t));
+    int *na = (int *)R_alloc((size_t)(nr ? nr : 1), sizeof(int));
+    for (R_xlen_t i = 0; i < nr; i++) {
+      sum[i] = 0;
+      cnt[i] = 0;
+      na[i] = 0;
+    }
+    for (R_xlen_t j = 0; j < nc; j++)
+      for (R_xlen_t i = 0; i < nr; i++) {
+        double v = elt_as_double(x, isreal, i + nr * j);
+        if (ISNAN(v)) {
+          if (!narm)
+            na[i] = 1;
+        } else {
+          sum[i] += v;
+          cnt[i]++;
+        }
+      }
+    for (R_xlen_t i = 0; i < nr; i++)
+      sum[i] = cnt[i] ? sum[i] / cnt[i] : 0; /* the means */
+    long double *ss =
+        (long double *)R_alloc((size_t)(nr ? nr : 1), sizeof(long double));
+    for (R_xlen_t i = 0; i < nr; i++)
+      ss[i] = 0;
+    for (R_xlen_t j = 0; j < nc; j++)
+      for (R_xlen_t i = 0; i < nr; i++) {
+        double v = elt_as_double(x, isreal, i + nr * j);
+        if (!ISNAN(v))
+          ss[i] += (v - sum[i]) * (v - sum[i]);
+      }
+    for (R_xlen_t i = 0; i < nr; i++)
+      r[i] = na[i] || cnt[i] < 2 ? NA_REAL : (double)(ss[i] / (cnt[i] - 1));
   }
   UNPROTECT(1);
   return ans;

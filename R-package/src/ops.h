@@ -23,5 +23,6 @@ SEXP C_rfm_math(SEXP fun, SEXP x, SEXP arg, SEXP rt);
 SEXP C_rfm_cum(SEXP fun, SEXP x, SEXP na_wins, SEXP rt);
 SEXP C_rfm_colsums(SEXP x, SEXP what, SEXP narm, SEXP nr, SEXP nc,
                    SEXP rt);
+SEXP C_rfm_vars(SEXP x, SEXP rows, SEXP narm, SEXP nr, SEXP nc, SEXP rt);
 
 #endif

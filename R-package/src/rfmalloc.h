@@ -1,18 +1,37 @@
 /* rfmalloc.h: private declarations shared by the C sources of Rfmalloc.
 
    A runtime is an R external pointer (tag: the symbol fmalloc_runtime)
-   whose address is an rfm_runtime owning one fmr_heap.  A vector is an
-   ALTREP object whose data1 is an external pointer (tag: fmalloc_vector)
-   to an rfm_vector; that pointer's protected field is the runtime's
-   external pointer (or, for an alias, the owner vector's pointer), so a
-   runtime is reachable while any of its vectors is.  */
+   whose address is an rfm_runtime owning one fmr_heap.
+
+   The data of a vector is a store (rfm_store): one block of a heap, either
+   a committed catalog record or a block nothing else knows.  Every R
+   object over a store is an ALTREP object whose data1 is an external
+   pointer (tag: fmalloc_vector) to a handle (rfm_vector); the pointer's
+   protected field is the runtime's external pointer, so a runtime is
+   reachable while any of its vectors is.  All handles on one store share
+   it: a record loaded twice is one store, so a change through one handle
+   (a grown character block, a destroy) is seen by all.
+
+   R's value semantics (store.c): R writes into a vector's memory only
+   when it believes nothing else refers to it.  A handle whose store is
+   shared outside R's knowledge (a committed record, an alias) is
+   "pinned": its R object holds a reference to itself (data2), so R always
+   sees it as shared and duplicates it before any change.  Duplicating a
+   pinned vector makes a "clone": a new handle on the same store that
+   gets its own copy the moment anything writes through it (copy on
+   write).  Assignments into the variable that holds a saved object
+   (x[i] <- v) reach the record through the package's `[<-` methods
+   (assign.c), which "promote" the clone R made back to a handle on the
+   record when nothing else holds the original.  */
 
 #ifndef RFMALLOC_H
 #define RFMALLOC_H
 
 #define R_NO_REMAP
+/* R's headers in this order (Altrep.h and Rdynload.h need SEXP) */
 #include <R.h>
 #include <Rinternals.h>
+
 #include <R_ext/Altrep.h>
 #include <R_ext/Rdynload.h>
 #include <Rversion.h>
@@ -28,49 +47,86 @@
    a list leaves behind (or an element a re-saved list let go of); the
    writer frees such records when it opens the heap (rfm_sweep_orphans),
    so lists are saved and destroyed all or nothing.  */
-#define RFM_TAG_MARKER 0x52460000u
-#define RFM_TAG_ELEMENT 0x1000u
-#define RFM_TAG_CONTAINER 0x2000u
-#define RFM_TAG(sexptype) (RFM_TAG_MARKER | (uint32_t)(sexptype))
-#define RFM_TAG_IS_OURS(tag) (((tag) & 0xffff0000u) == RFM_TAG_MARKER)
-#define RFM_TAG_TYPE(tag) ((int)((tag) & 0xffu))
-#define RFM_TAG_ROLE(tag) ((tag) & (RFM_TAG_ELEMENT | RFM_TAG_CONTAINER))
+#define RFM_TAG_MARKER       0x52460000u
+#define RFM_TAG_ELEMENT      0x1000u
+#define RFM_TAG_CONTAINER    0x2000u
+#define RFM_TAG(sexptype)    (RFM_TAG_MARKER | (uint32_t)(sexptype))
+#define RFM_TAG_IS_OURS(tag) (((tag)&0xffff0000u) == RFM_TAG_MARKER)
+#define RFM_TAG_TYPE(tag)    ((int)((tag)&0xffu))
+#define RFM_TAG_ROLE(tag)    ((tag) & (RFM_TAG_ELEMENT | RFM_TAG_CONTAINER))
 
 /* Roles given to rfm_commit(): how the record's role flags change. */
 enum {
-  RFM_ROLE_PLAIN = 0,     /* a vector of its own: flags cleared */
-  RFM_ROLE_ELEMENT = 1,   /* a list element: new records flagged, a
-                             record committed before keeps its flags */
-  RFM_ROLE_CONTAINER = 2, /* a list's ids vector */
-  RFM_ROLE_KEEP = 3,      /* leave the flags as they are */
+  RFM_ROLE_PLAIN = 0,       /* a vector of its own: flags cleared */
+  RFM_ROLE_ELEMENT = 1,     /* a list element: new records flagged, a
+                               record committed before keeps its flags */
+  RFM_ROLE_CONTAINER = 2,   /* a list's ids vector */
+  RFM_ROLE_KEEP = 3,        /* leave the flags as they are */
   RFM_ROLE_MARK_ELEMENT = 4 /* add the element flag to a committed record
                                (before its list is destroyed) */
 };
 
+struct rfm_store;
+struct rfm_table;
+
 typedef struct rfm_runtime {
-  fmr_heap *heap;      /* NULL once closed */
-  char *path;          /* normalized path given to open */
-  int mode;            /* enum fmr_mode */
-  int readonly;        /* opened read-only (file locked by another) */
-  int close_requested; /* cleanup_fmalloc() was called */
+  fmr_heap *heap;       /* NULL once closed */
+  char *path;           /* normalized path given to open */
+  int mode;             /* enum fmr_mode */
+  int readonly;         /* opened read-only (file locked by another) */
+  int close_requested;  /* cleanup_fmalloc() was called */
+  unsigned forkgen;     /* rfm_forkgen when opened: differs in a child */
   double swept_records; /* orphaned list elements freed at open */
   double swept_bytes;
-  int handle_dead;     /* the runtime's external pointer was finalized */
-  R_xlen_t nvec;       /* live vector handles of this runtime */
+  int handle_dead;           /* the runtime's external pointer was finalized */
+  R_xlen_t nvec;             /* live vector handles of this runtime */
+  struct rfm_store *stores;  /* every live store of this runtime */
+  struct rfm_table *records; /* record id -> store, for live stores */
 } rfm_runtime;
 
-typedef struct rfm_vector {
+typedef struct rfm_store {
   rfm_runtime *rt;
-  struct rfm_vector *owner; /* for an alias: the vector owning the data */
-  void *payload;            /* NULL for an alias (use the owner's) */
-  size_t bytes;             /* size of the payload block */
+  void *payload; /* in the heap's mapping, or from malloc() */
+  size_t bytes;  /* size of the payload block */
   R_xlen_t length;
+  int type;             /* SEXPTYPE */
+  int committed;        /* the payload is a catalog record's */
+  int editable;         /* a committed record assignments may change:
+                           named, or an element of a saved list */
+  int dead;             /* destroyed: the payload is no longer ours */
+  int malloced;         /* payload from malloc() (no heap could hold a
+                           private copy) */
+  int str_dirty;        /* character: the CHARSXP cache of its (only)
+                           handle holds what R wrote through STRING_PTR,
+                           not yet copied into the block */
+  unsigned str_version; /* character: bumped by every change of an
+                           element, so other handles' caches refresh */
   uint64_t record_id;
   uint64_t generation;
-  int committed;            /* payload belongs to a catalog record */
-  int type;                 /* SEXPTYPE */
-  int dead;                 /* destroyed: payload no longer ours */
+  struct rfm_vector *handles;          /* handles on this store */
+  struct rfm_store *rt_next, *rt_prev; /* in rt->stores */
+} rfm_store;
+
+typedef struct rfm_vector {
+  rfm_store *store;
+  rfm_runtime *rt;                /* the runtime counting this handle (nvec) */
+  struct rfm_vector *next, *prev; /* in store->handles */
+  unsigned cache_version; /* character: str_version the cache matches */
+  unsigned clone : 1;     /* R's duplicate of a pinned vector: shares the
+                             store until something writes through it */
+  unsigned sole : 1;      /* clone made when the original had no holder
+                             but one (the variable an assignment changes) */
+  unsigned pinned : 1;    /* the R object refers to itself (see above) */
+  unsigned alias : 1;     /* made by as_fmalloc_matrix(copy = FALSE) */
 } rfm_vector;
+
+/* data2 of every vector: a list of these slots. */
+enum {
+  RFM_SLOT_CACHE = 0,  /* character: CHARSXPs made so far (a VECSXP) */
+  RFM_SLOT_PIN = 1,    /* the object itself, when pinned */
+  RFM_SLOT_SOURCE = 2, /* a clone: the pinned object it was made from */
+  RFM_SLOTS = 3
+};
 
 /* Character payload layout, in one heap block:
    [header | int64 start[n] | int32 len[n] | uint8 flags[n] | pad | bytes].
@@ -84,36 +140,98 @@ typedef struct rfm_str_header {
   uint64_t cap;  /* capacity of the byte area */
 } rfm_str_header;
 
-#define RFM_STR_MAGIC 0x5246535452303031ull /* "RFSTR001" */
-#define RFM_STR_NA 0x80u
+#define RFM_STR_MAGIC    0x5246535452303031ull /* "RFSTR001" */
+#define RFM_STR_NA       0x80u
 #define RFM_STR_ENC_MASK 0x03u /* 0 native, 1 UTF-8, 2 latin1, 3 bytes */
 
 /* runtime.c */
 extern SEXP rfm_runtime_tag, rfm_vector_tag;
+extern unsigned rfm_forkgen; /* bumped in every fork() child */
 void rfm_fail(int code, const char *what);
 rfm_runtime *rfm_runtime_get(SEXP rt, int need_writable);
 SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
                       unsigned flags);
 SEXP rfm_runtime_find(const char *path);
 void rfm_register_vector(SEXP ext);
-void rfm_mark_dead(rfm_runtime *rt, void *payload);
 void rfm_unload_all(void);
 void rfm_init_runtime(void);
+/* Can RT take new blocks (open, writable, not closing, not forked)? */
+int rfm_can_allocate(const rfm_runtime *rt);
+/* Is RT inherited from the parent of this process (fork)? */
+int rfm_forked(const rfm_runtime *rt);
+/* The runtime new results of a vector of RT_EXT go to: RT_EXT itself
+   if it can allocate, else this process's scratch runtime in tempdir()
+   (opened on first use), else R_NilValue (ordinary memory).  */
+SEXP rfm_result_runtime(SEXP rt_ext);
 
-/* vectors.c */
+/* store.c */
+rfm_store *rfm_store_new(rfm_runtime *rt, int type, R_xlen_t n, size_t bytes,
+                         int zero);
+rfm_store *rfm_store_of_record(rfm_runtime *rt, const fmr_record *rec);
+void rfm_store_committed(rfm_store *s);
+void rfm_store_forget(rfm_store *s);
+void rfm_store_release(rfm_store *s);
+rfm_store *rfm_store_find_record(rfm_runtime *rt, uint64_t id);
+void rfm_table_free(struct rfm_table *t);
+void rfm_handle_drop(rfm_vector *v);
+SEXP rfm_make_vector(SEXP rt_ext, rfm_store *s, int pin);
+rfm_vector *rfm_handle(SEXP x); /* NULL if X is not usable */
+rfm_vector *rfm_vec(SEXP x);    /* the handle, checked usable */
+void *rfm_payload(rfm_vector *v);
+SEXP rfm_slot(SEXP x, int slot);
+void rfm_set_slot(SEXP x, int slot, SEXP value);
+void rfm_pin(SEXP x);
+void rfm_unpin(SEXP x);
+/* MAYBE_SHARED(x), not counting a pin */
+int rfm_shared(SEXP x);
+/* REFCNT(x), not counting .Last.value */
+int rfm_holders(SEXP x);
+SEXP rfm_clone(SEXP x);
+void rfm_detach(SEXP x);
+int rfm_promotable(SEXP x);
+void rfm_promote(SEXP x);
+void rfm_detach_clones(rfm_store *s, rfm_vector *except);
+int rfm_store_writable(const rfm_store *s);
+
+/* altrep.c */
 void rfm_init_classes(DllInfo *dll);
+R_altrep_class_t rfm_class_of_type(int type);
 int rfm_is_fmalloc(SEXP x);
 SEXP rfm_unwrap(SEXP x);
-rfm_vector *rfm_vec(SEXP x);
-void *rfm_payload(rfm_vector *v);
 SEXP rfm_new_vector(SEXP rt_ext, int type, R_xlen_t n, int zero);
+SEXP rfm_new_vector_cap(SEXP rt_ext, int type, R_xlen_t n, int zero,
+                        size_t str_cap);
 /* getOption("Rfmalloc.threshold"), default 1e5: results at least this
    long are file-backed. */
 double rfm_threshold(void);
 SEXP rfm_wrap_record(SEXP rt_ext, const fmr_record *rec);
 SEXP rfm_runtime_ext_of(SEXP x);
 size_t rfm_elt_size(int type);
-void rfm_commit(rfm_vector *v, const char *name, SEXP meta, int role);
+size_t rfm_payload_size(int type, R_xlen_t n, size_t str_cap);
+/* A result of TYPE and length N for a computation on a vector of RT
+   (an external pointer, or R_NilValue): file-backed when N reaches the
+   threshold and some runtime can hold it, else ordinary memory.  */
+SEXP rfm_alloc_result(SEXP rt, int type, R_xlen_t n);
+
+/* strings.c */
+size_t rfm_str_table_bytes(uint64_t n);
+rfm_str_header *rfm_str_hdr(void *p);
+int64_t *rfm_str_start(void *p);
+int32_t *rfm_str_len(void *p);
+uint8_t *rfm_str_flags(void *p);
+char *rfm_str_bytes(void *p);
+void rfm_str_init(void *p, R_xlen_t n, size_t cap);
+int rfm_str_valid(const void *p, size_t bytes, uint64_t n);
+SEXP rfm_str_cache(SEXP x, rfm_vector *v);
+SEXP rfm_str_make_char(rfm_store *s, R_xlen_t i);
+SEXP rfm_str_elt(SEXP x, R_xlen_t i);
+void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c);
+void rfm_str_flush(SEXP x);
+
+/* persist.c */
+void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role);
+SEXP rfm_serialized_state(SEXP x);
+SEXP rfm_unserialize(SEXP cls, SEXP state);
 
 /* altlist.c (ALTLIST on R >= 4.3; stubs before) */
 void rfm_init_list_class(DllInfo *dll);

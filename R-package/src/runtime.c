@@ -9,10 +9,24 @@
 
 #include "rfmalloc.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 SEXP rfm_runtime_tag, rfm_vector_tag;
+unsigned rfm_forkgen;
+
+/* The scratch runtime of this process in tempdir(), for results of
+   vectors whose own runtime cannot take them (read-only, closing,
+   inherited across fork): opened on first use, kept until unload.  */
+static SEXP scratch_cell; /* preserved: CAR is the runtime, or NULL */
+static unsigned scratch_forkgen;
+static char *scratch_dir; /* tempdir(), set by .onLoad */
+
+static void atfork_child(void)
+{
+  rfm_forkgen++;
+}
 
 /* Heads of two pairlists of weak references; preserved. */
 static SEXP runtime_list, vector_list;
@@ -36,12 +50,25 @@ rfm_runtime *rfm_runtime_get(SEXP rt, int need_writable)
   if (need_writable) {
     if (r->close_requested)
       Rf_error("the fmalloc runtime for '%s' is closed (cleanup_fmalloc "
-               "was called); open it again with open_fmalloc()", r->path);
+               "was called); open it again with open_fmalloc()",
+               r->path);
     if (r->readonly)
       Rf_error("the fmalloc runtime for '%s' is read-only (another process "
-               "holds the writer lock)", r->path);
+               "holds the writer lock)",
+               r->path);
   }
   return r;
+}
+
+int rfm_forked(const rfm_runtime *rt)
+{
+  return rt->forkgen != rfm_forkgen;
+}
+
+int rfm_can_allocate(const rfm_runtime *rt)
+{
+  return rt->heap != NULL && !rt->readonly && !rt->close_requested &&
+         !rfm_forked(rt);
 }
 
 static void runtime_close_heap(rfm_runtime *r)
@@ -54,6 +81,7 @@ static void runtime_close_heap(rfm_runtime *r)
 
 static void runtime_free(rfm_runtime *r)
 {
+  rfm_table_free(r->records);
   free(r->path);
   free(r);
 }
@@ -85,9 +113,7 @@ static void vector_finalize(SEXP ext)
     return;
   R_ClearExternalPtr(ext);
   rfm_runtime *r = v->rt;
-  if (v->owner == NULL && !v->committed && !v->dead && v->payload != NULL
-      && r->heap != NULL && !r->readonly)
-    fmr_free(r->heap, v->payload);
+  rfm_handle_drop(v); /* frees a private block with its last handle */
   free(v);
   r->nvec--;
   if (r->nvec == 0 && r->close_requested) {
@@ -102,8 +128,8 @@ static void prune_vector_list(void)
   SEXP prev = vector_list;
   R_xlen_t n = 0;
   for (SEXP p = CDR(vector_list); p != R_NilValue; p = CDR(p)) {
-    if (R_WeakRefKey(CAR(p)) == R_NilValue
-        || R_ExternalPtrAddr(R_WeakRefKey(CAR(p))) == NULL)
+    if (R_WeakRefKey(CAR(p)) == R_NilValue ||
+        R_ExternalPtrAddr(R_WeakRefKey(CAR(p))) == NULL)
       SETCDR(prev, CDR(p));
     else {
       prev = p;
@@ -125,19 +151,6 @@ void rfm_register_vector(SEXP ext)
     prune_vector_list();
 }
 
-/* Mark every handle whose data is PAYLOAD in RT destroyed. */
-void rfm_mark_dead(rfm_runtime *rt, void *payload)
-{
-  for (SEXP p = CDR(vector_list); p != R_NilValue; p = CDR(p)) {
-    SEXP key = R_WeakRefKey(CAR(p));
-    if (key == R_NilValue)
-      continue;
-    rfm_vector *v = R_ExternalPtrAddr(key);
-    if (v != NULL && v->rt == rt && v->owner == NULL && v->payload == payload)
-      v->dead = 1;
-  }
-}
-
 SEXP rfm_runtime_find(const char *path)
 {
   for (SEXP p = CDR(runtime_list); p != R_NilValue; p = CDR(p)) {
@@ -145,8 +158,8 @@ SEXP rfm_runtime_find(const char *path)
     if (key == R_NilValue)
       continue;
     rfm_runtime *r = R_ExternalPtrAddr(key);
-    if (r != NULL && r->heap != NULL && !r->close_requested
-        && strcmp(r->path, path) == 0)
+    if (r != NULL && r->heap != NULL && !r->close_requested &&
+        strcmp(r->path, path) == 0)
       return key;
   }
   return R_NilValue;
@@ -189,9 +202,9 @@ static int sweep_collect(const fmr_record *rec, void *arg)
   sweep_state *st = arg;
   if (rec->state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec->type))
     return 0;
-  if ((rec->type & RFM_TAG_CONTAINER) && rec->payload != NULL
-      && RFM_TAG_TYPE(rec->type) == REALSXP
-      && rec->length <= rec->payload_bytes / sizeof(double)) {
+  if ((rec->type & RFM_TAG_CONTAINER) && rec->payload != NULL &&
+      RFM_TAG_TYPE(rec->type) == REALSXP &&
+      rec->length <= rec->payload_bytes / sizeof(double)) {
     const double *d = rec->payload;
     for (uint64_t k = 0; k < rec->length; k++)
       if (d[k] >= 1 && id_set_add(&st->listed, (uint64_t)d[k]))
@@ -216,9 +229,8 @@ static void sweep_orphans(rfm_runtime *r)
     qsort(st.listed.ids, st.listed.n, sizeof(uint64_t), cmp_id);
     for (size_t i = 0; i < st.elements.n; i++) {
       uint64_t id = st.elements.ids[i];
-      if (st.listed.n > 0
-          && bsearch(&id, st.listed.ids, st.listed.n, sizeof(uint64_t),
-                     cmp_id) != NULL)
+      if (st.listed.n > 0 && bsearch(&id, st.listed.ids, st.listed.n,
+                                     sizeof(uint64_t), cmp_id) != NULL)
         continue;
       fmr_record rec;
       if (fmr_record_get(r->heap, id, &rec) != FMR_OK)
@@ -282,13 +294,14 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
   r->path = copy;
   r->mode = mode;
   r->readonly = fmr_is_readonly(heap);
+  r->forkgen = rfm_forkgen;
   SEXP ext = PROTECT(R_MakeExternalPtr(r, rfm_runtime_tag, R_NilValue));
   SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
   SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
   Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
   fmr_stats st;
-  if (mode == FMR_MODE_PERSISTENT && !r->readonly
-      && fmr_stat(heap, &st) == FMR_OK && st.refcount == 1)
+  if (mode == FMR_MODE_PERSISTENT && !r->readonly &&
+      fmr_stat(heap, &st) == FMR_OK && st.refcount == 1)
     sweep_orphans(r);
   UNPROTECT(2);
   return ext;
@@ -296,8 +309,8 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
 
 SEXP C_rfm_open(SEXP path, SEXP mode, SEXP initial_size)
 {
-  if (!Rf_isString(path) || XLENGTH(path) != 1
-      || STRING_ELT(path, 0) == NA_STRING)
+  if (!Rf_isString(path) || XLENGTH(path) != 1 ||
+      STRING_ELT(path, 0) == NA_STRING)
     Rf_error("'filepath' must be a single string");
   int m = Rf_asInteger(mode);
   return rfm_runtime_open(Rf_translateChar(STRING_ELT(path, 0)), m,
@@ -344,14 +357,35 @@ SEXP C_rfm_info(SEXP rt)
   if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
     Rf_error("not an fmalloc runtime");
   rfm_runtime *r = R_ExternalPtrAddr(rt);
-  const char *names[] = {"path", "mode", "open", "close_requested",
-                         "readonly", "live_vectors", "uuid", "recovered",
-                         "file_size", "max_size", "heap_bytes", "used_bytes",
-                         "free_bytes", "largest_free", "free_extents",
-                         "blocks", "records_committed", "records_tombstone",
-                         "records_damaged", "record_bytes", "tombstone_bytes",
-                         "catalog_bytes", "pending_free_bytes", "refcount",
-                         "swept_records", "swept_bytes", ""};
+  const char *names[] = {"path",
+                         "mode",
+                         "open",
+                         "close_requested",
+                         "readonly",
+                         "live_vectors",
+                         "uuid",
+                         "recovered",
+                         "file_size",
+                         "max_size",
+                         "heap_bytes",
+                         "used_bytes",
+                         "free_bytes",
+                         "largest_free",
+                         "free_extents",
+                         "blocks",
+                         "records_committed",
+                         "records_tombstone",
+                         "records_damaged",
+                         "record_bytes",
+                         "tombstone_bytes",
+                         "catalog_bytes",
+                         "pending_free_bytes",
+                         "refcount",
+                         "swept_records",
+                         "swept_bytes",
+                         "live_stores",
+                         "live_bytes",
+                         ""};
   SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
   if (r == NULL) {
     SET_VECTOR_ELT(ans, 2, Rf_ScalarLogical(FALSE));
@@ -374,19 +408,26 @@ SEXP C_rfm_info(SEXP rt)
     rfm_fail(rc, "cannot read heap statistics");
   SET_VECTOR_ELT(ans, 6, rfm_uuid_string(r->heap));
   SET_VECTOR_ELT(ans, 7, Rf_ScalarLogical(st.recovered));
-  double vals[] = {(double)st.file_size, (double)st.max_size,
-                   (double)st.heap_bytes, (double)st.used_bytes,
-                   (double)st.free_bytes, (double)st.largest_free,
-                   (double)st.free_extents, (double)st.blocks,
-                   (double)st.records_committed,
-                   (double)st.records_tombstone,
-                   (double)st.records_damaged, (double)st.record_bytes,
-                   (double)st.tombstone_bytes, (double)st.catalog_bytes,
+  double vals[] = {(double)st.file_size,          (double)st.max_size,
+                   (double)st.heap_bytes,         (double)st.used_bytes,
+                   (double)st.free_bytes,         (double)st.largest_free,
+                   (double)st.free_extents,       (double)st.blocks,
+                   (double)st.records_committed,  (double)st.records_tombstone,
+                   (double)st.records_damaged,    (double)st.record_bytes,
+                   (double)st.tombstone_bytes,    (double)st.catalog_bytes,
                    (double)st.pending_free_bytes, (double)st.refcount};
   for (int i = 0; i < (int)(sizeof vals / sizeof vals[0]); i++)
     SET_VECTOR_ELT(ans, 8 + i, Rf_ScalarReal(vals[i]));
   SET_VECTOR_ELT(ans, 24, Rf_ScalarReal(r->swept_records));
   SET_VECTOR_ELT(ans, 25, Rf_ScalarReal(r->swept_bytes));
+  double nlive = 0, live_bytes = 0;
+  for (rfm_store *s = r->stores; s != NULL; s = s->rt_next)
+    if (!s->committed && !s->dead) {
+      nlive++;
+      live_bytes += (double)s->bytes;
+    }
+  SET_VECTOR_ELT(ans, 26, Rf_ScalarReal(nlive));
+  SET_VECTOR_ELT(ans, 27, Rf_ScalarReal(live_bytes));
   UNPROTECT(1);
   return ans;
 }
@@ -428,17 +469,28 @@ static SEXP type_name_of_tag(uint32_t tag)
   }
   int type = RFM_TAG_TYPE(tag);
   switch (type) {
-  case LGLSXP: return Rf_mkChar("logical");
-  case INTSXP: return Rf_mkChar("integer");
-  case REALSXP: return Rf_mkChar("double");
-  case CPLXSXP: return Rf_mkChar("complex");
-  case RAWSXP: return Rf_mkChar("raw");
-  case STRSXP: return Rf_mkChar("character");
-  case VECSXP: return Rf_mkChar("list");
-  default: return Rf_mkChar("unknown");
+  case LGLSXP:
+    return Rf_mkChar("logical");
+  case INTSXP:
+    return Rf_mkChar("integer");
+  case REALSXP:
+    return Rf_mkChar("double");
+  case CPLXSXP:
+    return Rf_mkChar("complex");
+  case RAWSXP:
+    return Rf_mkChar("raw");
+  case STRSXP:
+    return Rf_mkChar("character");
+  case VECSXP:
+    return Rf_mkChar("list");
+  default:
+    return Rf_mkChar("unknown");
   }
 }
 
+/* One row per catalog record (persistent runtimes), then one per live
+   vector of this process that no record holds (state "live", or
+   "memory" for a private copy in process memory).  */
 SEXP C_rfm_catalog(SEXP rt)
 {
   rfm_runtime *r = rfm_runtime_get(rt, 0);
@@ -454,10 +506,15 @@ SEXP C_rfm_catalog(SEXP rt)
       rfm_fail(rc, "cannot list the catalog");
     }
   }
-  const char *names[] = {"id", "name", "generation", "state", "type",
-                         "length", "payload_offset", "payload_bytes",
-                         "meta_bytes", "recoverable", ""};
-  R_xlen_t n = (R_xlen_t)c.n;
+  R_xlen_t nlive = 0;
+  for (rfm_store *s = r->stores; s != NULL; s = s->rt_next)
+    if (!s->committed && !s->dead)
+      nlive++;
+  const char *names[] = {
+      "id",     "name",           "generation",    "state",      "type",
+      "length", "payload_offset", "payload_bytes", "meta_bytes", "recoverable",
+      ""};
+  R_xlen_t nrec = (R_xlen_t)c.n, n = nrec + nlive;
   SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
   SEXP id = Rf_allocVector(REALSXP, n);
   SET_VECTOR_ELT(ans, 0, id);
@@ -479,24 +536,43 @@ SEXP C_rfm_catalog(SEXP rt)
   SET_VECTOR_ELT(ans, 8, meta);
   SEXP rec = Rf_allocVector(LGLSXP, n);
   SET_VECTOR_ELT(ans, 9, rec);
-  for (R_xlen_t i = 0; i < n; i++) {
+  for (R_xlen_t i = 0; i < nrec; i++) {
     const fmr_record *x = &c.rows[i];
     REAL(id)[i] = (double)x->id;
-    SET_STRING_ELT(name, i, x->name[0] ? Rf_mkCharCE(x->name, CE_UTF8)
-                                       : NA_STRING);
+    SET_STRING_ELT(name, i,
+                   x->name[0] ? Rf_mkCharCE(x->name, CE_UTF8) : NA_STRING);
     REAL(gen)[i] = (double)x->generation;
-    SET_STRING_ELT(state, i, Rf_mkChar(x->state == FMR_RECORD_COMMITTED
-                                           ? "committed"
-                                           : "tombstone"));
+    SET_STRING_ELT(state, i,
+                   Rf_mkChar(x->state == FMR_RECORD_COMMITTED ? "committed"
+                                                              : "tombstone"));
     SET_STRING_ELT(type, i, type_name_of_tag(x->type));
     REAL(len)[i] = (double)x->length;
     REAL(off)[i] = (double)x->payload_offset;
     REAL(bytes)[i] = (double)x->payload_bytes;
     REAL(meta)[i] = (double)x->meta_len;
-    LOGICAL(rec)[i] = x->state == FMR_RECORD_COMMITTED
-                      && RFM_TAG_IS_OURS(x->type);
+    LOGICAL(rec)
+    [i] = x->state == FMR_RECORD_COMMITTED && RFM_TAG_IS_OURS(x->type);
   }
   free(c.rows);
+  R_xlen_t i = nrec;
+  for (rfm_store *s = r->stores; s != NULL && i < n; s = s->rt_next) {
+    if (s->committed || s->dead)
+      continue;
+    REAL(id)[i] = NA_REAL;
+    SET_STRING_ELT(name, i, NA_STRING);
+    REAL(gen)[i] = NA_REAL;
+    SET_STRING_ELT(state, i, Rf_mkChar(s->malloced ? "memory" : "live"));
+    SET_STRING_ELT(type, i, type_name_of_tag(RFM_TAG(s->type)));
+    REAL(len)[i] = (double)s->length;
+    REAL(off)
+    [i] = !s->malloced && r->heap != NULL
+              ? (double)fmr_ptr_to_offset(r->heap, s->payload)
+              : NA_REAL;
+    REAL(bytes)[i] = (double)s->bytes;
+    REAL(meta)[i] = 0;
+    LOGICAL(rec)[i] = FALSE;
+    i++;
+  }
   UNPROTECT(1);
   return ans;
 }
@@ -539,6 +615,9 @@ void rfm_unload_all(void)
   R_ReleaseObject(vector_list);
   R_ReleaseObject(runtime_list);
   vector_list = runtime_list = NULL;
+  SETCAR(scratch_cell, R_NilValue);
+  R_ReleaseObject(scratch_cell);
+  scratch_cell = NULL;
 }
 
 SEXP C_rfm_unload(void)
@@ -547,8 +626,83 @@ SEXP C_rfm_unload(void)
   return R_NilValue;
 }
 
+SEXP rfm_result_runtime(SEXP rt_ext)
+{
+  if (rt_ext != R_NilValue) {
+    rfm_runtime *r = R_ExternalPtrAddr(rt_ext);
+    if (r != NULL && rfm_can_allocate(r))
+      return rt_ext;
+  }
+  SEXP rt = scratch_cell != NULL ? CAR(scratch_cell) : R_NilValue;
+  if (rt != R_NilValue && scratch_forkgen == rfm_forkgen) {
+    rfm_runtime *r = R_ExternalPtrAddr(rt);
+    if (r != NULL && rfm_can_allocate(r))
+      return rt;
+  }
+  if (scratch_dir == NULL || scratch_cell == NULL)
+    return R_NilValue;
+  /* Open it without R errors: this can run inside ALTREP methods.  */
+  fmr_options options;
+  fmr_options_init(&options);
+  options.mode = FMR_MODE_SCRATCH;
+  options.flags = FMR_OPEN_CREATE;
+  fmr_heap *heap = NULL;
+  if (fmr_open(scratch_dir, &options, &heap) != FMR_OK)
+    return R_NilValue;
+  rfm_runtime *r = calloc(1, sizeof *r);
+  char *copy = strdup(scratch_dir);
+  if (r == NULL || copy == NULL) {
+    free(r);
+    free(copy);
+    fmr_close(heap);
+    return R_NilValue;
+  }
+  r->heap = heap;
+  r->path = copy;
+  r->mode = FMR_MODE_SCRATCH;
+  r->forkgen = rfm_forkgen;
+  SEXP ext = PROTECT(R_MakeExternalPtr(r, rfm_runtime_tag, R_NilValue));
+  SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
+  SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
+  Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
+  SETCAR(scratch_cell, ext);
+  scratch_forkgen = rfm_forkgen;
+  UNPROTECT(2);
+  return ext;
+}
+
+/* .onLoad: where the scratch runtime goes (tempdir()). */
+SEXP C_rfm_set_tempdir(SEXP dir)
+{
+  if (!Rf_isString(dir) || XLENGTH(dir) != 1 ||
+      STRING_ELT(dir, 0) == NA_STRING)
+    Rf_error("'dir' must be a single string");
+  char *copy = strdup(Rf_translateChar(STRING_ELT(dir, 0)));
+  if (copy == NULL)
+    Rf_error("out of memory");
+  free(scratch_dir);
+  scratch_dir = copy;
+  return R_NilValue;
+}
+
+/* The scratch runtime, or NULL if none was opened in this process. */
+SEXP C_rfm_scratch_runtime(SEXP open)
+{
+  if (Rf_asLogical(open) == TRUE)
+    return rfm_result_runtime(R_NilValue);
+  SEXP rt = scratch_cell != NULL ? CAR(scratch_cell) : R_NilValue;
+  return scratch_forkgen == rfm_forkgen ? rt : R_NilValue;
+}
+
 void rfm_init_runtime(void)
 {
+  static int atfork_done = 0;
+  if (!atfork_done) {
+    pthread_atfork(NULL, NULL, atfork_child);
+    atfork_done = 1;
+  }
+  scratch_cell = Rf_cons(R_NilValue, R_NilValue);
+  R_PreserveObject(scratch_cell);
   rfm_runtime_tag = Rf_install("fmalloc_runtime");
   rfm_vector_tag = Rf_install("fmalloc_vector");
   runtime_list = Rf_cons(R_NilValue, R_NilValue);

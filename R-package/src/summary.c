@@ -21,7 +21,7 @@
 static const void *payload_of(SEXP x, R_xlen_t *n)
 {
   rfm_vector *v = rfm_vec(x);
-  *n = v->length;
+  *n = v->store->length;
   return rfm_payload(v);
 }
 

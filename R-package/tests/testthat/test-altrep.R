@@ -16,14 +16,14 @@ test_that("subsets above the threshold are file-backed and correct", {
     x <- as_fmalloc(vals[[nm]], runtime = rt)
     for (i in idx) {
       got <- x[i]
-      expect_identical(got, vals[[nm]][i], info = nm)
+      expect_same(got, vals[[nm]][i], info = nm)
       if (length(got) >= 5) expect_true(is_fmalloc(got), info = nm)
     }
     expect_false(is_fmalloc(x[1:2]))
   }
   named <- as_fmalloc(c(a = 1, b = 2, c = 3, d = 4, e = 5, f = 6),
                       runtime = rt)
-  expect_identical(named[6:1], c(f = 6, e = 5, d = 4, c = 3, b = 2, a = 1))
+  expect_same(named[6:1], c(f = 6, e = 5, d = 4, c = 3, b = 2, a = 1))
 })
 
 test_that("coercion above the threshold is file-backed", {
@@ -32,11 +32,11 @@ test_that("coercion above the threshold is file-backed", {
   on.exit(options(old))
   x <- as_fmalloc(c(1:9, NA), runtime = rt)
   d <- as.double(x)
-  expect_identical(d, as.double(c(1:9, NA)))
+  expect_same(d, as.double(c(1:9, NA)))
   expect_true(is_fmalloc(d))
   l <- as_fmalloc(c(TRUE, FALSE, NA, TRUE, TRUE, FALSE), runtime = rt)
-  expect_identical(as.integer(l), c(1L, 0L, NA, 1L, 1L, 0L))
-  expect_identical(as.character(x), as.character(c(1:9, NA)))
+  expect_same(as.integer(l), c(1L, 0L, NA, 1L, 1L, 0L))
+  expect_same(as.character(x), as.character(c(1:9, NA)))
   # every coercion between logical, integer and double, against base R
   vals <- list(
     lgl = c(TRUE, FALSE, NA, TRUE, TRUE, FALSE),
@@ -56,8 +56,8 @@ test_that("coercion above the threshold is file-backed", {
       invokeRestart("muffleWarning")
     })
     info <- paste(a, "to", b)
-    expect_identical(got, want, info = info)
-    expect_identical(w1, w2, info = info)
+    expect_same(got, want, info = info)
+    expect_same(w1, w2, info = info)
     if (typeof(vals[[a]]) != b) {
       expect_true(is_fmalloc(got), info = info)
     }
@@ -66,7 +66,7 @@ test_that("coercion above the threshold is file-backed", {
   m <- as_fmalloc(matrix(c(1:5, NA), 2, dimnames = list(c("a", "b"), NULL)),
                   runtime = rt)
   storage.mode(m) <- "double"
-  expect_identical(m, matrix(as.double(c(1:5, NA)), 2,
+  expect_same(m, matrix(as.double(c(1:5, NA)), 2,
                              dimnames = list(c("a", "b"), NULL)))
 })
 
@@ -84,11 +84,11 @@ test_that("a second process reads a locked heap read-only", {
     list(v = v[], sum = sum(v), ro = Rfmalloc::diagnose_fmalloc_runtime(rt)$summary$readonly,
          v2 = v2[1], v1 = v[1])
   }, list(rds = rds))
-  expect_identical(got$v, as.double(1:10))
+  expect_same(got$v, as.double(1:10))
   expect_equal(got$sum, 55)
   expect_true(got$ro)
-  expect_identical(got$v2, 100)
-  expect_identical(got$v1, 1)
+  expect_same(got$v2, 100)
+  expect_same(got$v1, 1)
   cleanup_fmalloc(rt)
 })
 
@@ -136,11 +136,11 @@ test_that("the C API works from a package with LinkingTo: Rfmalloc", {
   rt <- .Call("tiny_open", heap_dir(), PACKAGE = "tinyfm")
   expect_s3_class(rt, "fmalloc_runtime")
   x <- .Call("tiny_make", rt, 10, PACKAGE = "tinyfm")
-  expect_identical(x[], as.double(1:10))
+  expect_same(x[], as.double(1:10))
   expect_true(is_fmalloc(x))
   expect_true(.Call("tiny_is", x, PACKAGE = "tinyfm"))
   expect_false(.Call("tiny_is", 1:3, PACKAGE = "tinyfm"))
-  expect_identical(.Call("tiny_rt", x, PACKAGE = "tinyfm"), rt)
+  expect_same(.Call("tiny_rt", x, PACKAGE = "tinyfm"), rt)
   expect_null(.Call("tiny_rt", 1, PACKAGE = "tinyfm"))
   cleanup_fmalloc(rt)
 })

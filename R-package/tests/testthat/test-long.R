@@ -40,7 +40,7 @@ test_that("a raw vector longer than 2^31 - 1 works and persists", {
   rt <- open_fmalloc(path)
   x <- create_fmalloc_vector("raw", n, runtime = rt)
   expect_true(is_fmalloc(x))
-  expect_identical(length(x), n)
+  expect_same(length(x), n)
   expect_true(length(x) > .Machine$integer.max)
 
   # elements beyond 2^31, single and in a range across the boundary
@@ -49,15 +49,15 @@ test_that("a raw vector longer than 2^31 - 1 works and persists", {
   x[1] <- as.raw(1)
   x[(big - 2):(big + 2)] <- as.raw(11:15)
   expect_true(is_fmalloc(x)) # written in place, not copied
-  expect_identical(x[big + 5], as.raw(7))
-  expect_identical(x[[big + 5]], as.raw(7))
-  expect_identical(x[length(x)], as.raw(9))
-  expect_identical(x[big + 4], as.raw(0))
-  expect_identical(x[(big - 3):(big + 3)], as.raw(c(0, 11:15, 0)))
-  expect_identical(x[c(1, big + 5)], as.raw(c(1, 7)))
-  expect_identical(head(x, 3), as.raw(c(1, 0, 0)))
-  expect_identical(tail(x, 6), as.raw(c(7, 0, 0, 0, 0, 9)))
-  expect_identical(x[n + 1], as.raw(0)) # out of range: 00, as for raw
+  expect_same(x[big + 5], as.raw(7))
+  expect_same(x[[big + 5]], as.raw(7))
+  expect_same(x[length(x)], as.raw(9))
+  expect_same(x[big + 4], as.raw(0))
+  expect_same(x[(big - 3):(big + 3)], as.raw(c(0, 11:15, 0)))
+  expect_same(x[c(1, big + 5)], as.raw(c(1, 7)))
+  expect_same(head(x, 3), as.raw(c(1, 0, 0)))
+  expect_same(tail(x, 6), as.raw(c(7, 0, 0, 0, 0, 9)))
+  expect_same(x[n + 1], as.raw(0)) # out of range: 00, as for raw
 
   fmalloc_save(x, "long", runtime = rt)
   rds <- file.path(d, "long.rds")
@@ -79,12 +79,12 @@ test_that("a raw vector longer than 2^31 - 1 works and persists", {
          v = y[c(1, big - 2, big + 2, big + 5, big + 10)],
          tail = tail(y, 2), z_len = length(z), z = z[big + 5])
   }, list(path = path, rds = rds, big = big))
-  expect_identical(got$len, n)
+  expect_same(got$len, n)
   expect_true(got$fm)
-  expect_identical(got$v, as.raw(c(1, 11, 15, 7, 9)))
-  expect_identical(got$tail, as.raw(c(0, 9)))
-  expect_identical(got$z_len, n)
-  expect_identical(got$z, as.raw(7))
+  expect_same(got$v, as.raw(c(1, 11, 15, 7, 9)))
+  expect_same(got$tail, as.raw(c(0, 9)))
+  expect_same(got$z_len, n)
+  expect_same(got$z, as.raw(7))
 
   # destroy it: the space is free again, and a new vector as long reuses
   # it without growing the file
@@ -103,7 +103,7 @@ test_that("a raw vector longer than 2^31 - 1 works and persists", {
   expect_gt(d3$largest_free, n)
   y <- create_fmalloc_vector("raw", n, runtime = rt, zero_initialize = FALSE)
   y[n] <- as.raw(3)
-  expect_identical(y[n], as.raw(3))
+  expect_same(y[n], as.raw(3))
   expect_equal(diagnose_fmalloc_runtime(rt)$summary$file_size, size1)
   rm(y)
   invisible(gc())

@@ -11,23 +11,23 @@ test_that("every atomic type round-trips values and NA", {
   for (t in names(vals)) {
     v <- create_fmalloc_vector(t, length(vals[[t]]), runtime = rt)
     expect_true(is_fmalloc(v))
-    expect_identical(typeof(v), typeof(vals[[t]]))
+    expect_same(typeof(v), typeof(vals[[t]]))
     for (i in seq_along(vals[[t]])) v[i] <- vals[[t]][i]
-    expect_identical(v[], vals[[t]])
-    expect_identical(as_fmalloc(vals[[t]], runtime = rt)[], vals[[t]])
+    expect_same(v[], vals[[t]])
+    expect_same(as_fmalloc(vals[[t]], runtime = rt)[], vals[[t]])
   }
-  expect_identical(typeof(create_fmalloc_vector("numeric", 2, runtime = rt)),
+  expect_same(typeof(create_fmalloc_vector("numeric", 2, runtime = rt)),
                    "double")
   cleanup_fmalloc(rt)
 })
 
 test_that("zero_initialize gives zeros", {
   rt <- open_fmalloc(heap_dir(), mode = "scratch")
-  expect_identical(create_fmalloc_vector("integer", 3, runtime = rt)[],
+  expect_same(create_fmalloc_vector("integer", 3, runtime = rt)[],
                    integer(3))
-  expect_identical(create_fmalloc_vector("double", 3, runtime = rt)[],
+  expect_same(create_fmalloc_vector("double", 3, runtime = rt)[],
                    double(3))
-  expect_identical(create_fmalloc_vector("character", 3, runtime = rt)[],
+  expect_same(create_fmalloc_vector("character", 3, runtime = rt)[],
                    character(3))
   expect_length(create_fmalloc_vector("double", 3, runtime = rt,
                                       zero_initialize = FALSE), 3)
@@ -42,10 +42,10 @@ test_that("encodings are kept", {
   bytes <- "\xff\xfe"
   Encoding(bytes) <- "bytes"
   x <- as_fmalloc(c(utf8, latin1, bytes, "ascii"), runtime = rt)
-  expect_identical(Encoding(x), c("UTF-8", "latin1", "bytes", "unknown"))
-  expect_identical(x[1], utf8)
-  expect_identical(x[2], latin1)
-  expect_identical(charToRaw(x[3]), as.raw(c(0xff, 0xfe)))
+  expect_same(Encoding(x), c("UTF-8", "latin1", "bytes", "unknown"))
+  expect_same(x[1], utf8)
+  expect_same(x[2], latin1)
+  expect_same(charToRaw(x[3]), as.raw(c(0xff, 0xfe)))
   cleanup_fmalloc(rt)
 })
 
@@ -55,12 +55,12 @@ test_that("character vectors grow when written", {
   long <- strrep("x", 1000)
   for (i in 1:50) x[i] <- paste0(long, i)
   expect_true(is_fmalloc(x))
-  expect_identical(x[], paste0(long, 1:50))
+  expect_same(x[], paste0(long, 1:50))
   x[3] <- NA
   expect_true(is.na(x[3]))
   x[3] <- "short"
-  expect_identical(x[3], "short")
-  expect_identical(sort(x)[2], paste0(long, 1))
+  expect_same(x[3], "short")
+  expect_same(sort(x)[2], paste0(long, 1))
   cleanup_fmalloc(rt)
 })
 
@@ -70,14 +70,14 @@ test_that("matrices and arrays have dims and dimnames", {
                              dimnames = list(c("a", "b"), NULL),
                              runtime = rt)
   expect_true(is_fmalloc(m))
-  expect_identical(dim(m), c(2L, 3L))
-  expect_identical(rownames(m), c("a", "b"))
+  expect_same(dim(m), c(2L, 3L))
+  expect_same(rownames(m), c("a", "b"))
   m[] <- 1:6
   expect_equal(colSums(m), c(3, 7, 11))
   a <- create_fmalloc_array("integer", c(2, 3, 4), runtime = rt)
-  expect_identical(dim(a), c(2L, 3L, 4L))
+  expect_same(dim(a), c(2L, 3L, 4L))
   a[2, 3, 4] <- 9L
-  expect_identical(a[24], 9L)
+  expect_same(a[24], 9L)
   expect_true(is_fmalloc(a))
   cleanup_fmalloc(rt)
 })
@@ -114,8 +114,8 @@ test_that("writes after sum() do not copy the vector", {
   s <- sum(x)
   x[5] <- 1
   expect_true(vec_info(x)$committed)
-  expect_identical(vec_info(x)$id, id)
-  expect_identical(fmalloc_load("big", runtime = rt)[5], 1)
+  expect_same(vec_info(x)$id, id)
+  expect_same(fmalloc_load("big", runtime = rt)[5], 1)
   fmalloc_destroy(x)
   cleanup_fmalloc(rt)
 })
@@ -128,13 +128,13 @@ test_that("duplicates above the threshold stay file-backed", {
   y <- x
   y[1] <- 0
   expect_true(is_fmalloc(y))
-  expect_identical(x[1], 1)
+  expect_same(x[1], 1)
   s <- as_fmalloc(as.character(1:100), runtime = rt)
   t <- s
   t[1] <- "zero"
   expect_true(is_fmalloc(t))
-  expect_identical(s[1], "1")
-  expect_identical(t[1:2], c("zero", "2"))
+  expect_same(s[1], "1")
+  expect_same(t[1:2], c("zero", "2"))
   small <- as_fmalloc(1:5, runtime = rt)
   z <- small
   z[1] <- 0L

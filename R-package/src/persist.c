@@ -1,0 +1,405 @@
+/* persist.c: committing vectors to the catalog (save), finding them again
+   (load, by name or id), destroying them, and serialization by
+   reference (the ALTREP Serialized_state and Unserialize methods).
+
+   A reference names a record (heap uuid, record id, generation): ids are
+   never reused, so the record is found again in any process that can
+   open the file; the generation only guards against an older copy of
+   the file.  Serializing a vector that was never committed commits it
+   as an unnamed record (a "serialized temporary"): its handles become
+   pinned views of a record that assignments never change in place (it
+   is not editable), so the serialized value stays what it was.  */
+
+#include "rfmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+SEXP rfm_uuid_string(fmr_heap *heap);
+
+/* Commit the store S (or update its record): NAME (NULL keeps the name),
+   META (R_NilValue keeps the metadata), ROLE (RFM_ROLE_*: the role flags
+   of the type tag).  */
+void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role)
+{
+  rfm_runtime *rt = s->rt;
+  if (s->malloced)
+    Rf_error("cannot save this vector: its data are in process memory "
+             "(its runtime could not hold a copy); copy it into a runtime "
+             "with as_fmalloc() first");
+  if (rt->mode != FMR_MODE_PERSISTENT)
+    Rf_error("only vectors of a persistent runtime can be saved");
+  if (rt->heap == NULL)
+    Rf_error("the fmalloc runtime for '%s' is closed", rt->path);
+  if (rt->readonly)
+    Rf_error("the fmalloc runtime for '%s' is read-only (another process "
+             "holds the writer lock)",
+             rt->path);
+  if (rfm_forked(rt))
+    Rf_error("the fmalloc runtime for '%s' was opened by the parent of "
+             "this process: a forked child cannot save into it",
+             rt->path);
+  const void *mp = meta == R_NilValue ? NULL : RAW(meta);
+  size_t ml = meta == R_NilValue ? 0 : (size_t)XLENGTH(meta);
+  uint32_t tag = RFM_TAG(s->type);
+  if (role == RFM_ROLE_ELEMENT || role == RFM_ROLE_MARK_ELEMENT)
+    tag |= RFM_TAG_ELEMENT;
+  else if (role == RFM_ROLE_CONTAINER)
+    tag |= RFM_TAG_CONTAINER;
+  fmr_record rec;
+  int rc;
+  if (!s->committed) {
+    uint64_t id = 0;
+    rc = fmr_commit(rt->heap, s->payload, tag, (uint64_t)s->length, name, mp,
+                    ml, 0, &id);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot commit the vector to the catalog");
+    s->committed = 1;
+    s->record_id = id;
+    rfm_store_committed(s);
+  } else {
+    rc = fmr_record_get(rt->heap, s->record_id, &rec);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot read the record");
+    if (role == RFM_ROLE_ELEMENT || role == RFM_ROLE_KEEP)
+      tag = RFM_TAG(s->type) | RFM_TAG_ROLE(rec.type);
+    else if (role == RFM_ROLE_MARK_ELEMENT)
+      tag = RFM_TAG(s->type) | RFM_TAG_ROLE(rec.type) | RFM_TAG_ELEMENT;
+    if (name != NULL) {
+      rc = fmr_record_rename(rt->heap, s->record_id, name);
+      if (rc != FMR_OK)
+        rfm_fail(rc, "cannot name the record");
+    }
+    if (meta != R_NilValue || tag != rec.type) {
+      if (meta == R_NilValue) {
+        /* keep the metadata: copy it out of the mapping first, as the
+           update replaces the block it lives in */
+        ml = rec.meta_len;
+        void *copy = ml ? R_alloc(ml, 1) : NULL;
+        if (ml)
+          memcpy(copy, rec.meta, ml);
+        mp = copy;
+      }
+      rc = fmr_record_update(rt->heap, s->record_id, tag, (uint64_t)s->length,
+                             mp, ml);
+      if (rc != FMR_OK)
+        rfm_fail(rc, "cannot update the record");
+    }
+  }
+  rc = fmr_record_get(rt->heap, s->record_id, &rec);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read back the record");
+  s->generation = rec.generation;
+  s->editable = rec.name[0] != '\0' || (rec.type & RFM_TAG_ELEMENT) != 0;
+}
+
+static SEXP arg_vector(SEXP x)
+{
+  x = rfm_unwrap(x);
+  if (!rfm_is_fmalloc(x))
+    Rf_error("'x' is not an fmalloc vector");
+  rfm_vec(x);
+  return x;
+}
+
+/* Commit X with NAME (NULL: none, or keep) and META (NULL: keep) in
+   the ROLE given (RFM_ROLE_*); the record id.  A clone (R's copy of a
+   saved vector) is saved as a new record, unless the vector it was
+   copied from is gone: then it is that vector, saved again.  */
+SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta, SEXP role)
+{
+  x = arg_vector(x);
+  rfm_vector *v = rfm_vec(x);
+  if (v->clone) {
+    SEXP src = rfm_slot(x, RFM_SLOT_SOURCE);
+    if (v->sole && src != R_NilValue && rfm_holders(src) <= 2 &&
+        rfm_store_writable(v->store))
+      rfm_promote(x);
+    else
+      rfm_detach(x);
+  }
+  const char *nm = NULL;
+  if (name != R_NilValue)
+    nm = Rf_translateCharUTF8(STRING_ELT(name, 0));
+  int r = Rf_asInteger(role);
+  if (r < RFM_ROLE_PLAIN || r > RFM_ROLE_KEEP)
+    Rf_error("invalid record role");
+  if (v->store->type == STRSXP)
+    rfm_str_flush(x);
+  rfm_commit(v->store, nm, meta, r);
+  rfm_pin(x);
+  return Rf_ScalarReal((double)v->store->record_id);
+}
+
+/* Before a list is destroyed: flag its committed element X as an
+   element, so that if the process dies after the list's own record is
+   gone, the next open frees X instead of leaking it.  */
+SEXP C_rfm_mark_element(SEXP x)
+{
+  x = arg_vector(x);
+  rfm_store *s = rfm_vec(x)->store;
+  rfm_runtime *rt = s->rt;
+  if (!s->committed || s->malloced || rt->readonly || rfm_forked(rt))
+    return R_NilValue;
+  fmr_record rec;
+  int rc = fmr_record_get(rt->heap, s->record_id, &rec);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record");
+  if (rec.name[0] != '\0')
+    return R_NilValue; /* named on its own: the sweep leaves it alone */
+  rfm_commit(s, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
+  return R_NilValue;
+}
+
+/* The record named NAME in runtime RT, or an R error. */
+static rfm_runtime *find_named(SEXP rt, SEXP name, fmr_record *rec)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  if (r->mode != FMR_MODE_PERSISTENT)
+    Rf_error("a scratch runtime has no named objects");
+  const char *nm = Rf_translateCharUTF8(STRING_ELT(name, 0));
+  int rc = fmr_record_find(r->heap, nm, rec);
+  if (rc == FMR_ENOTFOUND)
+    Rf_error("no object named '%s' in '%s'", nm, r->path);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot look up the name");
+  return r;
+}
+
+/* The vector named NAME in RT.  (Its metadata: C_rfm_meta.  The two
+   are not returned in one list: a list that held the vector after the
+   caller is done with it would count as a reference for ever, and make
+   R copy the vector before every assignment.)  */
+SEXP C_rfm_find(SEXP rt, SEXP name)
+{
+  fmr_record rec;
+  find_named(rt, name, &rec);
+  return rfm_wrap_record(rt, &rec);
+}
+
+/* The vector of record ID of RT. */
+SEXP C_rfm_get_id(SEXP rt, SEXP id)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  if (r->mode != FMR_MODE_PERSISTENT)
+    Rf_error("a scratch runtime has no records");
+  fmr_record rec;
+  double d = Rf_asReal(id);
+  if (ISNAN(d) || d < 1)
+    Rf_error("invalid record id");
+  int rc = fmr_record_get(r->heap, (uint64_t)d, &rec);
+  if (rc == FMR_ENOTFOUND ||
+      (rc == FMR_OK && rec.state != FMR_RECORD_COMMITTED))
+    Rf_error("record %.0f no longer exists in '%s'", d, r->path);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record");
+  return rfm_wrap_record(rt, &rec);
+}
+
+/* The metadata (serialized attributes) of the record of X, raw(0) for
+   a vector that is not committed.  */
+SEXP C_rfm_meta(SEXP x)
+{
+  x = arg_vector(x);
+  rfm_store *s = rfm_vec(x)->store;
+  if (!s->committed || s->malloced)
+    return Rf_allocVector(RAWSXP, 0);
+  fmr_record rec;
+  int rc = fmr_record_get(s->rt->heap, s->record_id, &rec);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record");
+  SEXP meta = Rf_allocVector(RAWSXP, (R_xlen_t)rec.meta_len);
+  if (rec.meta_len > 0)
+    memcpy(RAW(meta), rec.meta, rec.meta_len);
+  return meta;
+}
+
+static void check_can_destroy(rfm_runtime *rt)
+{
+  if (rt->heap == NULL)
+    Rf_error("the fmalloc runtime for '%s' is closed", rt->path);
+  if (rt->readonly)
+    Rf_error("the fmalloc runtime for '%s' is read-only", rt->path);
+  if (rfm_forked(rt))
+    Rf_error("the fmalloc runtime for '%s' was opened by the parent of "
+             "this process: a forked child cannot destroy its vectors",
+             rt->path);
+}
+
+/* Free the data of the store S: every handle on it becomes invalid. */
+static void destroy_store(rfm_store *s)
+{
+  if (s->malloced) {
+    free(s->payload);
+  } else {
+    check_can_destroy(s->rt);
+    int rc = s->committed ? fmr_record_free(s->rt->heap, s->record_id)
+                          : fmr_free(s->rt->heap, s->payload);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot free the vector");
+  }
+  rfm_store_forget(s);
+}
+
+SEXP C_rfm_destroy(SEXP x)
+{
+  x = arg_vector(x);
+  destroy_store(rfm_vec(x)->store);
+  return R_NilValue;
+}
+
+/* Destroy every vector of the list ELS, once each: a list may hold the
+   same vector (or aliases of it) in several slots.  */
+SEXP C_rfm_destroy_each(SEXP els)
+{
+  if (TYPEOF(els) != VECSXP)
+    Rf_error("'els' must be a list");
+  for (R_xlen_t i = 0; i < XLENGTH(els); i++) {
+    SEXP x = rfm_unwrap(VECTOR_ELT(els, i));
+    rfm_vector *v = rfm_is_fmalloc(x) ? rfm_handle(x) : NULL;
+    if (v != NULL && v->store != NULL && !v->store->dead)
+      destroy_store(v->store);
+  }
+  return R_NilValue;
+}
+
+SEXP C_rfm_destroy_name(SEXP rt, SEXP name)
+{
+  fmr_record rec;
+  rfm_runtime *r = find_named(rt, name, &rec);
+  check_can_destroy(r);
+  rfm_store *s = rfm_store_find_record(r, rec.id);
+  int rc = fmr_record_free(r->heap, rec.id);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot free the record");
+  if (s != NULL)
+    rfm_store_forget(s);
+  return R_NilValue;
+}
+
+/* IDS[I] <- VALUE for the ids vector of an fmalloc list (1-based I). */
+SEXP C_rfm_poke_real(SEXP ids, SEXP i, SEXP value)
+{
+  ids = arg_vector(ids);
+  rfm_vector *v = rfm_vec(ids);
+  rfm_store *s = v->store;
+  double k = Rf_asReal(i);
+  if (s->type != REALSXP || ISNAN(k) || k < 1 || k > (double)s->length)
+    Rf_error("internal error: bad poke");
+  if (!rfm_store_writable(s))
+    Rf_error("cannot change a list of a closed, read-only or inherited "
+             "fmalloc runtime");
+  rfm_detach_clones(s, v);
+  ((double *)s->payload)[(R_xlen_t)k - 1] = Rf_asReal(value);
+  return R_NilValue;
+}
+
+/* --- serialization by reference ------------------------------------- */
+
+SEXP rfm_serialized_state(SEXP x)
+{
+  rfm_vector *v = rfm_vec(x);
+  rfm_store *s = v->store;
+  if (s->malloced || s->rt->mode != FMR_MODE_PERSISTENT)
+    return NULL;
+  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.serialize"));
+  if (Rf_isString(opt) && XLENGTH(opt) >= 1 &&
+      strcmp(CHAR(STRING_ELT(opt, 0)), "value") == 0)
+    return NULL;
+  if (!s->committed) {
+    /* a forked child or a read-only reader cannot commit: by value */
+    if (s->rt->readonly || rfm_forked(s->rt) || s->rt->heap == NULL)
+      return NULL;
+    if (s->type == STRSXP)
+      rfm_str_flush(x);
+    rfm_commit(s, NULL, R_NilValue, RFM_ROLE_KEEP);
+    rfm_pin(x);
+  }
+  const char *names[] = {"path", "uuid",   "id", "generation",
+                         "type", "length", ""};
+  SEXP state = PROTECT(Rf_mkNamed(VECSXP, names));
+  char buf[32];
+  SET_VECTOR_ELT(state, 0, Rf_mkString(s->rt->path));
+  SET_VECTOR_ELT(state, 1, rfm_uuid_string(s->rt->heap));
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->record_id);
+  SET_VECTOR_ELT(state, 2, Rf_mkString(buf));
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->generation);
+  SET_VECTOR_ELT(state, 3, Rf_mkString(buf));
+  SET_VECTOR_ELT(state, 4, Rf_mkString(Rf_type2char(s->type)));
+  SET_VECTOR_ELT(state, 5, Rf_ScalarReal((double)s->length));
+  UNPROTECT(1);
+  return state;
+}
+
+static const char *state_string(SEXP state, int i)
+{
+  SEXP s = VECTOR_ELT(state, i);
+  if (!Rf_isString(s) || XLENGTH(s) != 1)
+    Rf_error("malformed Rfmalloc reference");
+  return CHAR(STRING_ELT(s, 0));
+}
+
+SEXP rfm_unserialize(SEXP cls, SEXP state)
+{
+  (void)cls;
+  if (TYPEOF(state) != VECSXP || XLENGTH(state) != 6)
+    Rf_error("malformed Rfmalloc reference");
+  const char *path = state_string(state, 0);
+  const char *uuid = state_string(state, 1);
+  uint64_t id = strtoull(state_string(state, 2), NULL, 10);
+  uint64_t gen = strtoull(state_string(state, 3), NULL, 10);
+  const char *type = state_string(state, 4);
+  double length = Rf_asReal(VECTOR_ELT(state, 5));
+  SEXP rt = rfm_runtime_find(path);
+  if (rt == R_NilValue) {
+    /* Never create a file here: check that it exists first (the open
+       below also lacks FMR_OPEN_CREATE) and say what the reference
+       needs.  */
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+      Rf_error("cannot restore an Rfmalloc reference: the heap file '%s' "
+               "does not exist (or cannot be read). The object (record %s) "
+               "lives in that file: put the file back at that path, or "
+               "save objects by value with "
+               "options(Rfmalloc.serialize = \"value\").",
+               path, state_string(state, 2));
+    fclose(f);
+    rt = rfm_runtime_open(path, FMR_MODE_PERSISTENT, 0, 0);
+  }
+  PROTECT(rt);
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  SEXP have = PROTECT(rfm_uuid_string(r->heap));
+  if (strcmp(CHAR(STRING_ELT(have, 0)), uuid) != 0)
+    Rf_error("cannot restore an Rfmalloc reference: '%s' is not the heap "
+             "file the object was saved from (uuid %s, expected %s); the "
+             "file was replaced",
+             path, CHAR(STRING_ELT(have, 0)), uuid);
+  fmr_record rec;
+  int rc = fmr_record_get(r->heap, id, &rec);
+  if (rc == FMR_ENOTFOUND ||
+      (rc == FMR_OK && rec.state != FMR_RECORD_COMMITTED))
+    Rf_error("cannot restore an Rfmalloc reference: record %s no longer "
+             "exists in '%s' (it was destroyed)",
+             state_string(state, 2), path);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record of an Rfmalloc reference");
+  /* Ids are never reused, so (uuid, id) names the record; its later
+     versions (renamed, re-saved, a grown character block) are what the
+     reference reads.  An older version means the file itself is older
+     than the reference: a restored copy, whose data may not match. */
+  if (rec.generation < gen)
+    Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' is "
+             "older than the reference (generation %llu, expected at least "
+             "%s); the heap file was replaced by an older copy",
+             state_string(state, 2), path, (unsigned long long)rec.generation,
+             state_string(state, 3));
+  if (!RFM_TAG_IS_OURS(rec.type) ||
+      strcmp(Rf_type2char(RFM_TAG_TYPE(rec.type)), type) != 0 ||
+      (double)rec.length != length)
+    Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' does "
+             "not hold a %s vector of length %.0f",
+             state_string(state, 2), path, type, length);
+  SEXP ans = rfm_wrap_record(rt, &rec);
+  UNPROTECT(2);
+  return ans;
+}

@@ -1,0 +1,267 @@
+/* strings.c: the character payload (see rfm_str_header in rfmalloc.h),
+   the CHARSXP cache of each handle, and what keeps the two the same.
+
+   R reads a character vector element by element (Elt): each CHARSXP is
+   made once from the stored bytes and kept in the handle's cache (data2
+   RFM_SLOT_CACHE), so it stays reachable as long as the vector.  R's
+   sort, order-based code and other C code write CHARSXP pointers
+   through STRING_PTR, which for an ALTREP string is the Dataptr: the
+   package hands out the cache, fully made, and marks the store dirty;
+   rfm_str_flush() copies what R wrote there into the block before
+   anything reads the block (a commit, a copy, a subset, a kernel).
+   Only a private store with a single handle can be dirty: R never
+   writes through a pinned handle, and a clone detaches first.
+
+   Every change of an element bumps the store's str_version; a handle
+   whose cache was made for another version drops it, so two handles on
+   one record never show different strings.
+
+   Everything read from the block is checked against the block's size
+   before use: a damaged record, or one another process changed under a
+   reader, gives an R error, never a read outside the block.  */
+
+#include "rfmalloc.h"
+
+#include <string.h>
+
+size_t rfm_str_table_bytes(uint64_t n)
+{
+  size_t t = sizeof(rfm_str_header) + (size_t)n * (8 + 4 + 1);
+  return (t + 7) & ~(size_t)7;
+}
+
+rfm_str_header *rfm_str_hdr(void *p)
+{
+  return p;
+}
+
+int64_t *rfm_str_start(void *p)
+{
+  return (int64_t *)((char *)p + sizeof(rfm_str_header));
+}
+
+int32_t *rfm_str_len(void *p)
+{
+  return (int32_t *)(rfm_str_start(p) + rfm_str_hdr(p)->n);
+}
+
+uint8_t *rfm_str_flags(void *p)
+{
+  return (uint8_t *)(rfm_str_len(p) + rfm_str_hdr(p)->n);
+}
+
+char *rfm_str_bytes(void *p)
+{
+  return (char *)p + rfm_str_table_bytes(rfm_str_hdr(p)->n);
+}
+
+void rfm_str_init(void *p, R_xlen_t n, size_t cap)
+{
+  rfm_str_header *h = p;
+  h->magic = RFM_STR_MAGIC;
+  h->n = (uint64_t)n;
+  h->used = 0;
+  h->cap = cap;
+  memset(rfm_str_start(p), 0,
+         rfm_str_table_bytes((uint64_t)n) - sizeof(rfm_str_header));
+}
+
+/* Is the block P of BYTES bytes a character payload of N elements? */
+int rfm_str_valid(const void *p, size_t bytes, uint64_t n)
+{
+  if (p == NULL || bytes < sizeof(rfm_str_header))
+    return 0;
+  const rfm_str_header *h = p;
+  if (h->magic != RFM_STR_MAGIC || h->n != n)
+    return 0;
+  if (n > (SIZE_MAX - sizeof(rfm_str_header)) / 13)
+    return 0;
+  size_t table = rfm_str_table_bytes(n);
+  return table <= bytes && h->cap <= bytes - table && h->used <= h->cap;
+}
+
+static uint8_t char_flags(SEXP c)
+{
+  if (c == NA_STRING)
+    return RFM_STR_NA;
+  switch (Rf_getCharCE(c)) {
+  case CE_UTF8:
+    return 1;
+  case CE_LATIN1:
+    return 2;
+  case CE_BYTES:
+    return 3;
+  default:
+    return 0;
+  }
+}
+
+/* The CHARSXP of element I of S, made from the block. */
+SEXP rfm_str_make_char(rfm_store *s, R_xlen_t i)
+{
+  void *p = s->payload;
+  rfm_str_header *h = p;
+  if (!rfm_str_valid(p, s->bytes, (uint64_t)s->length) || i < 0 ||
+      i >= s->length)
+    Rf_error("the character vector's block is damaged (record %llu)",
+             (unsigned long long)s->record_id);
+  uint8_t f = rfm_str_flags(p)[i];
+  if (f & RFM_STR_NA)
+    return NA_STRING;
+  int64_t start = rfm_str_start(p)[i];
+  int32_t len = rfm_str_len(p)[i];
+  if (start < 0 || len < 0 || (uint64_t)start > h->cap ||
+      (uint64_t)len > h->cap - (uint64_t)start)
+    Rf_error("element %lld of a character vector is damaged (record %llu)",
+             (long long)i + 1, (unsigned long long)s->record_id);
+  static const cetype_t enc[] = {CE_NATIVE, CE_UTF8, CE_LATIN1, CE_BYTES};
+  return Rf_mkCharLenCE(rfm_str_bytes(p) + start, len,
+                        enc[f & RFM_STR_ENC_MASK]);
+}
+
+/* The cache of X (handle V), made or refreshed for the store's current
+   strings.  */
+SEXP rfm_str_cache(SEXP x, rfm_vector *v)
+{
+  rfm_store *s = v->store;
+  SEXP cache = rfm_slot(x, RFM_SLOT_CACHE);
+  if (cache == R_NilValue || v->cache_version != s->str_version ||
+      XLENGTH(cache) != s->length) {
+    cache = Rf_allocVector(VECSXP, s->length);
+    rfm_set_slot(x, RFM_SLOT_CACHE, cache);
+    v->cache_version = s->str_version;
+  }
+  return cache;
+}
+
+SEXP rfm_str_elt(SEXP x, R_xlen_t i)
+{
+  rfm_vector *v = rfm_vec(x);
+  SEXP cache = rfm_slot(x, RFM_SLOT_CACHE);
+  if (cache == R_NilValue || v->cache_version != v->store->str_version)
+    cache = rfm_str_cache(x, v);
+  SEXP c = VECTOR_ELT(cache, i);
+  if (c == R_NilValue) {
+    PROTECT(cache);
+    c = rfm_str_make_char(v->store, i);
+    SET_VECTOR_ELT(cache, i, c);
+    UNPROTECT(1);
+  }
+  return c;
+}
+
+/* Give the character store S room for EXTRA more bytes: a new block
+   with the live strings compacted, swapped in for the old one (for a
+   record, with fmr_record_set_payload: every handle follows, as they
+   share the store).  */
+static void str_grow(rfm_store *s, size_t extra)
+{
+  void *old = s->payload;
+  R_xlen_t n = s->length;
+  size_t live = 0;
+  for (R_xlen_t i = 0; i < n; i++)
+    if (!(rfm_str_flags(old)[i] & RFM_STR_NA))
+      live += (size_t)rfm_str_len(old)[i];
+  size_t cap = 2 * (live + extra);
+  if (cap < 64)
+    cap = 64;
+  size_t bytes = rfm_payload_size(STRSXP, n, cap);
+  void *p = NULL;
+  if (s->malloced) {
+    p = malloc(bytes);
+    if (p == NULL)
+      Rf_error("out of memory growing a character vector");
+  } else {
+    if (!rfm_can_allocate(s->rt) &&
+        !(s->committed && !s->rt->readonly && !rfm_forked(s->rt)))
+      Rf_error("cannot grow a character vector of a closed, read-only or "
+               "inherited fmalloc runtime");
+    int rc = fmr_malloc(s->rt->heap, bytes, &p);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot grow a character vector in the fmalloc heap");
+  }
+  memcpy(p, old, rfm_str_table_bytes((uint64_t)n));
+  rfm_str_hdr(p)->cap = cap;
+  char *dst = rfm_str_bytes(p), *src = rfm_str_bytes(old);
+  uint64_t used = 0;
+  for (R_xlen_t i = 0; i < n; i++) {
+    int32_t len = rfm_str_len(old)[i];
+    if (rfm_str_flags(old)[i] & RFM_STR_NA)
+      len = 0;
+    memcpy(dst + used, src + rfm_str_start(old)[i], (size_t)len);
+    rfm_str_start(p)[i] = (int64_t)used;
+    rfm_str_len(p)[i] = len;
+    used += (uint64_t)len;
+  }
+  rfm_str_hdr(p)->used = used;
+  if (s->malloced) {
+    free(old);
+  } else if (s->committed) {
+    int rc = fmr_record_set_payload(s->rt->heap, s->record_id, p, (uint64_t)n);
+    if (rc != FMR_OK) {
+      fmr_free(s->rt->heap, p);
+      rfm_fail(rc, "cannot swap in the grown character vector");
+    }
+    fmr_record rec;
+    if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
+      s->generation = rec.generation;
+  } else {
+    fmr_free(s->rt->heap, old);
+  }
+  s->payload = p;
+  s->bytes = bytes;
+}
+
+/* Element I of the character store S becomes the CHARSXP C. */
+void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c)
+{
+  uint8_t f = char_flags(c);
+  size_t len = c == NA_STRING ? 0 : (size_t)LENGTH(c);
+  void *p = s->payload;
+  if (len > (size_t)rfm_str_len(p)[i] || (rfm_str_flags(p)[i] & RFM_STR_NA)) {
+    if (rfm_str_hdr(p)->used + len > rfm_str_hdr(p)->cap) {
+      str_grow(s, len);
+      p = s->payload;
+    }
+    rfm_str_start(p)[i] = (int64_t)rfm_str_hdr(p)->used;
+    rfm_str_hdr(p)->used += len;
+  }
+  if (len > 0)
+    memcpy(rfm_str_bytes(p) + rfm_str_start(p)[i], CHAR(c), len);
+  rfm_str_len(p)[i] = (int32_t)len;
+  rfm_str_flags(p)[i] = f;
+  s->str_version++;
+}
+
+/* Does element I of the block P hold the string C? */
+static int str_same(void *p, R_xlen_t i, SEXP c)
+{
+  uint8_t f = rfm_str_flags(p)[i];
+  if (c == NA_STRING)
+    return (f & RFM_STR_NA) != 0;
+  if ((f & RFM_STR_NA) || f != char_flags(c) || rfm_str_len(p)[i] != LENGTH(c))
+    return 0;
+  return memcmp(rfm_str_bytes(p) + rfm_str_start(p)[i], CHAR(c),
+                (size_t)LENGTH(c)) == 0;
+}
+
+/* Copy what R wrote through STRING_PTR of X into its block. */
+void rfm_str_flush(SEXP x)
+{
+  rfm_vector *v = rfm_vec(x);
+  rfm_store *s = v->store;
+  if (s->type != STRSXP || !s->str_dirty)
+    return;
+  SEXP cache = rfm_slot(x, RFM_SLOT_CACHE);
+  if (cache != R_NilValue && v->cache_version == s->str_version) {
+    PROTECT(cache);
+    for (R_xlen_t i = 0; i < s->length; i++) {
+      SEXP c = VECTOR_ELT(cache, i);
+      if (c != R_NilValue && !str_same(s->payload, i, c))
+        rfm_str_store(s, i, c);
+    }
+    v->cache_version = s->str_version;
+    UNPROTECT(1);
+  }
+  s->str_dirty = 0;
+}
