@@ -103,8 +103,29 @@
 
 .onLoad <- function(libname, pkgname) {
   # where results of read-only or inherited vectors go (the scratch
-  # runtime, opened on first use)
+  # runtime, opened on first use), and how a vector read back by
+  # reference finds the frame it belongs to
   .Call(C_rfm_set_tempdir, tempdir())
+  .Call(C_rfm_set_reader_frame, reader_frame)
+  .Call(C_rfm_set_cum_na_wins, cum_na_wins())
+}
+
+# The frame that called readRDS(), unserialize() or load(), found on the
+# call stack while a reference is read back: the owner of the vector
+# (assignments there change its record); NULL when there is none.
+reader_frame <- function() {
+  readers <- list(readRDS, unserialize, load)
+  parents <- sys.parents()
+  for (k in rev(seq_along(parents))) {
+    f <- sys.function(k)
+    for (r in readers) {
+      if (identical(f, r)) {
+        p <- parents[[k]]
+        return(if (p == 0L) globalenv() else sys.frame(p))
+      }
+    }
+  }
+  NULL
 }
 
 .onUnload <- function(libpath) {

@@ -27,15 +27,30 @@ stored_attributes <- function(x) {
   a
 }
 
+# R's own subsetting (.subset: the default method, file-backed results
+# from the Extract_subset method) rather than NextMethod(), which leaves
+# R counting a reference to x for ever (R would then copy x before the
+# next assignment).
 #' @export
 `[.fmalloc` <- function(x, i, j, ..., drop = TRUE) {
-  if (nargs() == 2L && !missing(i)) {
+  n <- nargs() - !missing(drop)
+  if (n == 2L) {
+    if (missing(i)) {
+      return(x)
+    }
     ans <- .Call(C_rfm_subset1, x, i)
     if (!is.null(ans)) {
       return(ans)
     }
+    ans <- .subset(x, i)
+  } else if (n == 3L && length(d <- dim(x)) == 2L) {
+    # .subset() takes no empty arguments: all rows (columns) by index
+    if (missing(i)) i <- seq_len(d[1L])
+    if (missing(j)) j <- seq_len(d[2L])
+    ans <- .subset(x, i, j, drop = drop)
+  } else {
+    ans <- NextMethod()
   }
-  ans <- NextMethod()
   .Call(C_rfm_finish, ans, FALSE)
 }
 
@@ -71,19 +86,22 @@ attr_assigned <- function(x) {
 
 #' @export
 `names<-.fmalloc` <- function(x, value) {
-  ans <- .Call(C_rfm_assign_attr, x, "names", value, sys.call())
+  ans <- .Call(C_rfm_assign_attr, x, "names", value, sys.call(),
+               environment())
   if (is.null(ans)) finish(NextMethod()) else attr_assigned(ans)
 }
 
 #' @export
 `dim<-.fmalloc` <- function(x, value) {
-  ans <- .Call(C_rfm_assign_attr, x, "dim", value, sys.call())
+  ans <- .Call(C_rfm_assign_attr, x, "dim", value, sys.call(),
+               environment())
   if (is.null(ans)) finish(NextMethod()) else attr_assigned(ans)
 }
 
 #' @export
 `dimnames<-.fmalloc` <- function(x, value) {
-  ans <- .Call(C_rfm_assign_attr, x, "dimnames", value, sys.call())
+  ans <- .Call(C_rfm_assign_attr, x, "dimnames", value, sys.call(),
+               environment())
   if (is.null(ans)) finish(NextMethod()) else attr_assigned(ans)
 }
 
@@ -111,9 +129,14 @@ fm_header <- function(x) {
   sprintf("<fmalloc %s %s, %s, in %s>", typeof(x), shape, where, path)
 }
 
-# X as a plain vector with the same attributes, for base R's printing
-# and formatting: no copy (unclass() gives a wrapper).
-plain <- function(x) unclass(x)
+# X as a plain vector with the same attributes (not the fmalloc class),
+# for base R's printing, formatting and matching: a new handle on the
+# same data (C_rfm_view): no copy, and nothing left counting a
+# reference to X itself (R would copy X before the next assignment).
+plain <- function(x) {
+  v <- .Call(C_rfm_view, x)
+  if (is.null(v)) unclass(x) else v
+}
 
 #' Printing and summarizing fmalloc vectors
 #'

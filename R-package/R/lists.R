@@ -230,7 +230,7 @@ print.fmalloc_list <- function(x, ...) {
   invisible(x)
 }
 
-save_list <- function(x, name, runtime) {
+save_list <- function(x, name, runtime, owner = NULL) {
   ids <- list_ids(x)
   if (is.null(ids)) {
     ids <- .Call(C_rfm_create, runtime, 14L, length(x), TRUE)
@@ -243,6 +243,7 @@ save_list <- function(x, name, runtime) {
     }
     meta <- serialize(stored_attributes(el), NULL, version = 3L)
     id <- .Call(C_rfm_save, el, NULL, meta, 1L) # role: element
+    .Call(C_rfm_set_owner, el, owner)
     .Call(C_rfm_poke_real, ids, i, id)
   }
   attrs <- attributes(x)
@@ -255,7 +256,7 @@ save_list <- function(x, name, runtime) {
   x
 }
 
-load_list <- function(ids, attrs, runtime) {
+load_list <- function(ids, attrs, runtime, owner) {
   is_fl <- inherits(attrs, "fmalloc_list") ||
     identical(attrs$class, "fmalloc_list")
   y <- vector("list", length(ids))
@@ -265,7 +266,7 @@ load_list <- function(ids, attrs, runtime) {
       el <- .Call(C_rfm_get_id, runtime, id)
       # [[<- sets the element itself: a temporary list(...) holding it
       # would count as a reference for ever (R copies before changes)
-      y[[i]] <- restore(el, .Call(C_rfm_meta, el), runtime)
+      y[[i]] <- restore(el, .Call(C_rfm_meta, el), runtime, owner)
     }
   }
   attr(attrs, "fmalloc_container") <- NULL

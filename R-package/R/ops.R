@@ -26,17 +26,12 @@ cum_na_wins <- local({
 
 # The runtime results go to: RUNTIME if given, else that of the first
 # fmalloc operand; NULL (ordinary memory) if there is none.
-result_runtime <- function(runtime, ...) {
+result_runtime <- function(runtime, e1, e2 = NULL) {
   if (!is.null(runtime)) {
     return(resolve_runtime(runtime))
   }
-  for (x in list(...)) {
-    rt <- fmalloc_runtime_of(x)
-    if (!is.null(rt)) {
-      return(rt)
-    }
-  }
-  NULL
+  rt <- .Call(C_rfm_runtime_of, e1)
+  if (is.null(rt)) .Call(C_rfm_runtime_of, e2) else rt
 }
 
 # TRUE if X is something the C code may handle: a plain numeric or
@@ -265,15 +260,14 @@ fmalloc_class <- function(x) {
 #' @param e1,e2 Operands.
 #' @export
 Ops.fmalloc <- function(e1, e2) {
-  ans <- NULL
-  if (.Generic %in% ops_codes) {
-    ans <- if (nargs() == 1L) ops_try(e1, .Generic, NULL, TRUE, NULL)
-           else ops_try(e1, .Generic, e2, FALSE, NULL)
-  }
+  # straight to C: an R helper holding the operands would leave R
+  # counting references to them (and copying before assignments)
+  ans <- if (nargs() == 1L) .Call(C_rfm_ops_method, .Generic, e1, NULL, TRUE)
+         else .Call(C_rfm_ops_method, .Generic, e1, e2, FALSE)
   if (is.null(ans)) {
-    ans <- NextMethod()
+    ans <- .Call(C_rfm_finish, NextMethod(), FALSE)
   }
-  .Call(C_rfm_finish, ans, FALSE)
+  ans
 }
 
 #' @rdname fmalloc_class
@@ -281,17 +275,12 @@ Ops.fmalloc <- function(e1, e2) {
 #'   base.
 #' @export
 Math.fmalloc <- function(x, ...) {
-  ans <- NULL
-  if (.Generic %in% c(math_codes, cum_codes)) {
-    extra <- list(...)
-    arg <- if (length(extra)) extra[[1L]] else NULL
-    ans <- math_try(x, .Generic, digits = arg,
-                    base = if (is.null(arg)) exp(1) else arg, NULL)
-  }
+  ans <- if (...length() == 0L) .Call(C_rfm_math_method, .Generic, x, NULL)
+         else if (...length() == 1L) .Call(C_rfm_math_method, .Generic, x, ..1)
   if (is.null(ans)) {
-    ans <- NextMethod()
+    ans <- .Call(C_rfm_finish, NextMethod(), FALSE)
   }
-  .Call(C_rfm_finish, ans, FALSE)
+  ans
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a

@@ -33,6 +33,12 @@
 #' fmalloc_destroy("m", runtime = rt)
 #' @export
 fmalloc_save <- function(x, name, runtime = NULL) {
+  save_object(x, name, runtime, parent.frame())
+}
+
+# fmalloc_save() for the caller in the environment OWNER (where
+# assignments into the saved vector change its record).
+save_object <- function(x, name, runtime, owner) {
   check_string(name, "name")
   if (is.null(runtime)) {
     runtime <- fmalloc_runtime_of(x)
@@ -42,10 +48,11 @@ fmalloc_save <- function(x, name, runtime = NULL) {
     x <- copy_in(x, runtime)
   }
   if (inherits(x, "fmalloc_list") || is.list(x)) {
-    return(invisible(save_list(x, name, runtime)))
+    return(invisible(save_list(x, name, runtime, owner)))
   }
   meta <- serialize(stored_attributes(x), NULL, version = 3L)
   .Call(C_rfm_save, x, enc2utf8(name), meta, 0L)
+  .Call(C_rfm_set_owner, x, owner)
   invisible(x)
 }
 
@@ -55,14 +62,17 @@ fmalloc_load <- function(name, runtime = NULL) {
   check_string(name, "name")
   runtime <- resolve_runtime(runtime)
   x <- .Call(C_rfm_find, runtime, enc2utf8(name))
-  restore(x, .Call(C_rfm_meta, x), runtime)
+  restore(x, .Call(C_rfm_meta, x), runtime, parent.frame())
 }
 
-restore <- function(x, meta, runtime) {
+# The loaded record X with the attributes META, belonging to the
+# environment OWNER (assignments there change the record).
+restore <- function(x, meta, runtime, owner) {
   attrs <- if (length(meta)) unserialize(meta) else NULL
   if (is.list(attrs) && isTRUE(attr(attrs, "fmalloc_container"))) {
-    return(load_list(x, attrs, runtime))
+    return(load_list(x, attrs, runtime, owner))
   }
+  .Call(C_rfm_set_owner, x, owner)
   finish_new(set_attributes(x, as.list(attrs)))
 }
 

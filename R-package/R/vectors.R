@@ -165,7 +165,7 @@ as_fmalloc <- function(x, runtime = NULL, name = NULL) {
   runtime <- resolve_runtime(runtime)
   y <- copy_in(x, runtime)
   if (!is.null(name)) {
-    fmalloc_save(y, name)
+    save_object(y, name, NULL, parent.frame())
   }
   y
 }

@@ -281,9 +281,22 @@ static R_INLINE double value_real(SEXP value, int vt, R_xlen_t k)
 
 enum { FOR_METHOD, FOR_SET };
 
+/* The environment the `[<-` method ENV was called from: where the
+   assignment runs.  */
+SEXP rfm_caller_env(SEXP env)
+{
+  static SEXP call = NULL;
+  if (call == NULL) {
+    call = Rf_lang1(Rf_install("parent.frame"));
+    R_PreserveObject(call);
+  }
+  return Rf_eval(call, env);
+}
+
 /* Make the handle of X ready to take a write (see the top), for an
-   assignment method (FOR_METHOD) or an explicit write (FOR_SET).  */
-static rfm_store *writable_store(SEXP x, int why)
+   assignment method (FOR_METHOD, in the method frame ENV) or an
+   explicit write (FOR_SET).  */
+static rfm_store *writable_store(SEXP x, int why, SEXP env)
 {
   rfm_vector *v = rfm_vec(x);
   if (why == FOR_SET) {
@@ -292,12 +305,14 @@ static rfm_store *writable_store(SEXP x, int why)
       Rf_error("cannot change this fmalloc vector: its runtime is closed, "
                "read-only or inherited from a parent process");
     if (v->clone)
-      rfm_promote(x);
+      rfm_promote(x, R_NilValue);
   } else if (v->clone) {
-    if (rfm_promotable(x))
-      rfm_promote(x);
+    SEXP caller = PROTECT(rfm_caller_env(env));
+    if (rfm_promotable(x, caller))
+      rfm_promote(x, caller);
     else
       rfm_detach(x);
+    UNPROTECT(1);
   } else {
     rfm_store *s = v->store;
     if (!rfm_store_writable(s) || (s->committed && !s->editable))
@@ -377,20 +392,26 @@ static void check_value_length(R_xlen_t n, R_xlen_t nv, int array,
   }
 }
 
-/* For an assignment into R's wrapper X around the fmalloc vector Y
-   (made when R unshared a long vector at the top level, see EnsureLocal
-   in R's eval.c): the store to write, when nothing but X (and Y's pin)
-   holds Y, else NULL (R's own code then copies).  */
-static rfm_store *wrapped_store(SEXP y)
+/* An assignment into R's wrapper X around the fmalloc vector Y (made
+   when R unshares a long vector in an interpreted assignment, see
+   EnsureLocal in R's eval.c), in the method frame ENV: the object to
+   write through and return in place of X (X itself for a private Y
+   nothing else holds; a new handle on Y's record where the assignment
+   may change it, store.c), or NULL: R's own code copies.  */
+static SEXP wrapped_target(SEXP x, SEXP y, SEXP env)
 {
   rfm_vector *v = rfm_vec(y);
-  if (v->clone || rfm_holders(y) > (v->pinned ? 2 : 1))
-    return NULL;
   rfm_store *s = v->store;
-  if (!rfm_store_writable(s) || (s->committed && !s->editable))
+  if (v->clone || !rfm_store_writable(s))
     return NULL;
-  rfm_detach_clones(s, v);
-  return s;
+  if (!v->pinned)
+    return rfm_holders(y) <= 1 ? x : NULL;
+  SEXP caller = PROTECT(rfm_caller_env(env));
+  SEXP ans = R_NilValue;
+  if (rfm_promotable_wrapped(y, caller))
+    ans = rfm_promote_wrapped(x, y);
+  UNPROTECT(1);
+  return ans == R_NilValue ? NULL : ans;
 }
 
 #define MAX_DIMS 16
@@ -398,7 +419,7 @@ static rfm_store *wrapped_store(SEXP y)
 /* The shared work: X[IDX[0], ..., IDX[NIDX - 1]] <- VALUE (or [[<-),
    or NULL when R must do it.  */
 static SEXP assign(SEXP x, SEXP *idx, int nidx, SEXP value, int why,
-                   int double_bracket)
+                   int double_bracket, SEXP env)
 {
   SEXP y = rfm_unwrap(x);
   if (!rfm_is_fmalloc(y) || nidx < 1 || nidx > MAX_DIMS)
@@ -453,22 +474,33 @@ static SEXP assign(SEXP x, SEXP *idx, int nidx, SEXP value, int why,
       }
   }
   check_value_length(n, XLENGTH(value), nidx > 1, double_bracket, has_na);
+  SEXP ans = x;
   if (n > 0) {
+    SEXP target = y;
     if (y != x) {
-      s = wrapped_store(y);
-      if (s == NULL) {
-        UNPROTECT(nprot);
-        return NULL;
+      if (why == FOR_SET) {
+        s = writable_store(y, why, env);
+      } else {
+        ans = wrapped_target(x, y, env);
+        if (ans == NULL) {
+          UNPROTECT(nprot);
+          return NULL;
+        }
+        PROTECT(ans);
+        nprot++;
+        target = rfm_unwrap(ans);
+        s = rfm_vec(target)->store;
+        rfm_detach_clones(s, rfm_handle(target));
       }
     } else {
-      s = writable_store(y, why);
+      s = writable_store(y, why, env);
     }
     position_walk w;
     walk_init(&w, ix, nidx, dims);
-    write_positions(y, s, &w, n, value);
+    write_positions(target, s, &w, n, value);
   }
   UNPROTECT(nprot);
-  return x;
+  return ans;
 }
 
 static SEXP sym_tmp, sym_i, sym_j, sym_x, sym_value;
@@ -523,7 +555,7 @@ SEXP C_rfm_assign(SEXP env, SEXP call, SEXP dbl)
   }
   SEXP x = PROTECT(Rf_eval(Rf_findVarInFrame(env, sym_x), env));
   SEXP value = PROTECT(Rf_eval(Rf_findVarInFrame(env, sym_value), env));
-  SEXP ans = assign(x, idx, nidx, value, FOR_METHOD, Rf_asLogical(dbl));
+  SEXP ans = assign(x, idx, nidx, value, FOR_METHOD, Rf_asLogical(dbl), env);
   UNPROTECT(nprot + 2);
   return ans == NULL ? R_NilValue : ans;
 }
@@ -537,7 +569,7 @@ SEXP C_rfm_set(SEXP x, SEXP idx, SEXP value)
     Rf_error("'x' must be an fmalloc vector");
   if (idx == R_NilValue)
     idx = R_MissingArg;
-  SEXP ans = assign(y, &idx, 1, value, FOR_SET, 0);
+  SEXP ans = assign(y, &idx, 1, value, FOR_SET, 0, R_NilValue);
   if (ans == NULL)
     Rf_error("fmalloc_set() takes positive indices within the vector (or "
              "a logical index no longer than it) and a value of the "

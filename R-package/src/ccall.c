@@ -5,15 +5,15 @@
 
 static SEXP api_open(const char *path, int scratch, double initial_bytes)
 {
-  return rfm_runtime_open(path, scratch ? FMR_MODE_SCRATCH
-                                        : FMR_MODE_PERSISTENT,
+  return rfm_runtime_open(path,
+                          scratch ? FMR_MODE_SCRATCH : FMR_MODE_PERSISTENT,
                           initial_bytes, FMR_OPEN_CREATE);
 }
 
 static SEXP api_create(SEXP runtime, int type, R_xlen_t length)
 {
-  if (type != LGLSXP && type != INTSXP && type != REALSXP
-      && type != CPLXSXP && type != RAWSXP && type != STRSXP)
+  if (type != LGLSXP && type != INTSXP && type != REALSXP && type != CPLXSXP &&
+      type != RAWSXP && type != STRSXP)
     Rf_error("Rfmalloc_create: unsupported type %s", Rf_type2char(type));
   if (length < 0)
     Rf_error("Rfmalloc_create: negative length");

@@ -2,8 +2,8 @@
    and the unload hook that closes every heap before the shared library
    goes away.  */
 
-#include "rfmalloc.h"
 #include "ops.h" /* C_rfm_arith, C_rfm_math, C_rfm_cum, C_rfm_colsums */
+#include "rfmalloc.h"
 
 SEXP C_rfm_open(SEXP, SEXP, SEXP);
 SEXP C_rfm_close(SEXP);
@@ -33,6 +33,7 @@ SEXP C_rfm_compact(SEXP);
 SEXP C_rfm_assign(SEXP, SEXP, SEXP);
 SEXP C_rfm_set(SEXP, SEXP, SEXP);
 SEXP C_rfm_set_tempdir(SEXP);
+SEXP C_rfm_set_reader_frame(SEXP);
 SEXP C_rfm_scratch_runtime(SEXP);
 SEXP C_rfm_finish(SEXP, SEXP);
 SEXP C_rfm_meta(SEXP);
@@ -41,11 +42,16 @@ SEXP C_rfm_advise(SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_sync(SEXP);
 SEXP C_rfm_subset1(SEXP, SEXP);
 SEXP C_rfm_is_saved_view(SEXP);
-SEXP C_rfm_assign_attr(SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_assign_attr(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_set_owner(SEXP, SEXP);
+SEXP C_rfm_view(SEXP);
 void rfm_register_ccallables(void);
 SEXP C_rfm_unload(void);
 
-#define ENTRY(name, n) {#name, (DL_FUNC)&name, n}
+#define ENTRY(name, n)                                                        \
+  {                                                                           \
+#name, (DL_FUNC)&name, n                                                  \
+  }
 
 static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_open, 3),
@@ -77,6 +83,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_assign, 3),
     ENTRY(C_rfm_set, 3),
     ENTRY(C_rfm_set_tempdir, 1),
+    ENTRY(C_rfm_set_reader_frame, 1),
     ENTRY(C_rfm_scratch_runtime, 1),
     ENTRY(C_rfm_finish, 2),
     ENTRY(C_rfm_meta, 1),
@@ -85,12 +92,17 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_sync, 1),
     ENTRY(C_rfm_subset1, 2),
     ENTRY(C_rfm_is_saved_view, 1),
-    ENTRY(C_rfm_assign_attr, 4),
+    ENTRY(C_rfm_assign_attr, 5),
+    ENTRY(C_rfm_set_owner, 2),
+    ENTRY(C_rfm_view, 1),
     ENTRY(C_rfm_arith, 4),
     ENTRY(C_rfm_math, 4),
     ENTRY(C_rfm_cum, 4),
     ENTRY(C_rfm_colsums, 6),
     ENTRY(C_rfm_vars, 6),
+    ENTRY(C_rfm_ops_method, 4),
+    ENTRY(C_rfm_math_method, 3),
+    ENTRY(C_rfm_set_cum_na_wins, 1),
     {NULL, NULL, 0}};
 
 void R_init_Rfmalloc(DllInfo *dll)

@@ -20,6 +20,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <string.h>
 
 #define R_INT_MIN (1 + INT_MIN)
 
@@ -1045,5 +1046,204 @@ SEXP C_rfm_vars(SEXP x, SEXP rows_, SEXP narm_, SEXP nr_, SEXP nc_, SEXP rt)
       r[i] = na[i] || cnt[i] < 2 ? NA_REAL : (double)(ss[i] / (cnt[i] - 1));
   }
   UNPROTECT(1);
+  return ans;
+}
+
+/* --- the Ops and Math methods of the default objects ---------------------
+
+   Ops.fmalloc and Math.fmalloc call these directly: no R helper function
+   in between, as every R closure call that keeps a reference to an
+   operand (a list(...), a NextMethod()) leaves R counting it for ever,
+   and then R copies the vector before the next assignment.  */
+
+SEXP C_rfm_finish(SEXP x, SEXP fresh);
+
+static const char *const ops_names[] = {"+",   "-",  "*",  "/", "^",  "%%",
+                                        "%/%", "==", "!=", "<", "<=", ">",
+                                        ">=",  "&",  "|",  "!", NULL};
+static const char *const math_names[] = {
+    "sqrt",  "exp",    "log",   "abs",   "floor", "ceiling",
+    "round", "signif", "sin",   "cos",   "tan",   "trunc",
+    "log2",  "log10",  "log1p", "expm1", "sign",  NULL};
+static const char *const cum_names[] = {"cumsum", "cumprod", "cummax",
+                                        "cummin", NULL};
+
+static int name_code(SEXP name, const char *const *table)
+{
+  if (!Rf_isString(name) || XLENGTH(name) != 1)
+    return 0;
+  const char *s = CHAR(STRING_ELT(name, 0));
+  for (int i = 0; table[i] != NULL; i++)
+    if (strcmp(s, table[i]) == 0)
+      return i + 1;
+  return 0;
+}
+
+static int fm_class_only(SEXP x)
+{
+  SEXP cls = Rf_getAttrib(x, R_ClassSymbol);
+  for (R_xlen_t i = 0; i < Rf_xlength(cls); i++) {
+    const char *c = CHAR(STRING_ELT(cls, i));
+    if (strcmp(c, "fmalloc") != 0 && strcmp(c, "fmalloc_vector") != 0 &&
+        strcmp(c, "fmalloc_matrix") != 0 && strcmp(c, "fmalloc_array") != 0)
+      return 0;
+  }
+  return 1;
+}
+
+/* A numeric or logical operand the kernels take (R's plain_numeric). */
+static int kernel_operand(SEXP x)
+{
+  int t = TYPEOF(x);
+  return (t == LGLSXP || t == INTSXP || t == REALSXP) && !Rf_isS4(x) &&
+         fm_class_only(x);
+}
+
+/* The runtime external pointer of X if it is an fmalloc vector. */
+static SEXP operand_runtime(SEXP x)
+{
+  SEXP y = rfm_unwrap(x);
+  return rfm_is_fmalloc(y) ? rfm_runtime_ext_of(y) : R_NilValue;
+}
+
+static int cum_na_wins = -1;
+
+SEXP C_rfm_set_cum_na_wins(SEXP v)
+{
+  cum_na_wins = Rf_asLogical(v) == TRUE;
+  return R_NilValue;
+}
+
+/* x == y and x != y for character X and Y (R's Seql: the same CHARSXP,
+   or the same string once translated), NA where either is NA.  */
+static SEXP string_equal(int ne, SEXP x, SEXP y)
+{
+  R_xlen_t nx = XLENGTH(x), ny = XLENGTH(y);
+  R_xlen_t n = (nx == 0 || ny == 0) ? 0 : (nx > ny ? nx : ny);
+  if (ATTRIB(x) != R_NilValue && !fm_class_only(x))
+    return R_NilValue;
+  if (ATTRIB(y) != R_NilValue && !fm_class_only(y))
+    return R_NilValue;
+  if (Rf_getAttrib(x, R_DimSymbol) != R_NilValue ||
+      Rf_getAttrib(y, R_DimSymbol) != R_NilValue ||
+      Rf_getAttrib(x, R_NamesSymbol) != R_NilValue ||
+      Rf_getAttrib(y, R_NamesSymbol) != R_NilValue)
+    return R_NilValue; /* attributes of the answer: R's rules */
+  SEXP rt = operand_runtime(x);
+  if (rt == R_NilValue)
+    rt = operand_runtime(y);
+  SEXP ans = PROTECT(alloc_result(rt, LGLSXP, n));
+  int *r = LOGICAL(ans);
+  const void *vmax = vmaxget();
+  for (R_xlen_t i = 0, i1 = 0, i2 = 0; i < n; i++) {
+    SEXP a = STRING_ELT(x, i1), b = STRING_ELT(y, i2);
+    int v;
+    if (a == NA_STRING || b == NA_STRING)
+      v = NA_LOGICAL;
+    else if (a == b)
+      v = 1;
+    else {
+      /* R's Seql: CHARSXPs are cached, so two with the same bytes and
+         the same kind of encoding (declared UTF-8 or latin1, or not) are
+         one; others compare translated to UTF-8, bytes never.  */
+      cetype_t ca = Rf_getCharCE(a), cb = Rf_getCharCE(b);
+      int ka = ca == CE_UTF8 || ca == CE_LATIN1;
+      int kb = cb == CE_UTF8 || cb == CE_LATIN1;
+      if (ka == kb)
+        v = 0;
+      else if (ca == CE_BYTES || cb == CE_BYTES)
+        v = 0;
+      else
+        v = strcmp(Rf_translateCharUTF8(a), Rf_translateCharUTF8(b)) == 0;
+    }
+    r[i] = v == NA_LOGICAL ? v : (ne ? !v : v);
+    if (++i1 == nx)
+      i1 = 0;
+    if (++i2 == ny)
+      i2 = 0;
+    if ((i & 0xffff) == 0)
+      vmaxset(vmax);
+  }
+  vmaxset(vmax);
+  if (n > 0 && nx != ny && (nx > ny ? nx % ny : ny % nx) != 0)
+    Rf_warning("longer object length is not a multiple of shorter object "
+               "length");
+  UNPROTECT(1);
+  return ans;
+}
+
+/* Ops.fmalloc: E1 .Generic E2 (UNARY: E2 missing), or NULL (R's own
+   method: NextMethod).  */
+SEXP C_rfm_ops_method(SEXP generic, SEXP e1, SEXP e2, SEXP unary_)
+{
+  int code = name_code(generic, ops_names);
+  int unary = Rf_asLogical(unary_) == TRUE;
+  if (code == 0)
+    return R_NilValue;
+  SEXP ans;
+  if (!unary && (code == OP_EQ || code == OP_NE) && TYPEOF(e1) == STRSXP &&
+      TYPEOF(e2) == STRSXP) {
+    ans = string_equal(code == OP_NE, e1, e2);
+  } else {
+    if (!kernel_operand(e1) || (!unary && !kernel_operand(e2)))
+      return R_NilValue;
+    if (unary && code != OP_PLUS && code != OP_MINUS && code != OP_NOT)
+      return R_NilValue;
+    SEXP rt = operand_runtime(e1);
+    if (rt == R_NilValue && !unary)
+      rt = operand_runtime(e2);
+    SEXP op = PROTECT(Rf_ScalarInteger(code));
+    ans = C_rfm_arith(op, e1, unary ? R_NilValue : e2, rt);
+    UNPROTECT(1);
+  }
+  if (ans == R_NilValue)
+    return ans;
+  PROTECT(ans);
+  SEXP fresh = PROTECT(Rf_ScalarLogical(FALSE));
+  ans = C_rfm_finish(ans, fresh);
+  UNPROTECT(2);
+  return ans;
+}
+
+/* Math.fmalloc: .Generic(X, ARG) (ARG: digits or base, or NULL), or
+   NULL (NextMethod).  */
+SEXP C_rfm_math_method(SEXP generic, SEXP x, SEXP arg)
+{
+  int code = name_code(generic, math_names);
+  int cum = code ? 0 : name_code(generic, cum_names);
+  if ((code == 0 && cum == 0) || !kernel_operand(x))
+    return R_NilValue;
+  SEXP rt = operand_runtime(x);
+  SEXP ans;
+  if (cum) {
+    if (cum_na_wins < 0)
+      return R_NilValue;
+    SEXP c = PROTECT(Rf_ScalarInteger(cum));
+    SEXP w = PROTECT(Rf_ScalarLogical(cum_na_wins));
+    ans = C_rfm_cum(c, x, w, rt);
+    UNPROTECT(2);
+  } else {
+    SEXP a = arg;
+    if (code == M_LOG && a == R_NilValue)
+      a = Rf_ScalarReal(M_E);
+    else if ((code == M_ROUND || code == M_SIGNIF) && a == R_NilValue)
+      a = Rf_ScalarReal(code == M_SIGNIF ? 6 : 0);
+    PROTECT(a);
+    if (a != R_NilValue &&
+        (XLENGTH(a) != 1 || !(Rf_isNumeric(a) || Rf_isLogical(a)) ||
+         ATTRIB(a) != R_NilValue)) {
+      UNPROTECT(1);
+      return R_NilValue;
+    }
+    SEXP c = PROTECT(Rf_ScalarInteger(code));
+    ans = C_rfm_math(c, x, a, rt);
+    UNPROTECT(2);
+  }
+  if (ans == R_NilValue)
+    return ans;
+  PROTECT(ans);
+  SEXP fresh = PROTECT(Rf_ScalarLogical(FALSE));
+  ans = C_rfm_finish(ans, fresh);
+  UNPROTECT(2);
   return ans;
 }

@@ -21,8 +21,10 @@ int rfm_No_NA(SEXP x);
 SEXP C_rfm_arith(SEXP op, SEXP x, SEXP y, SEXP rt);
 SEXP C_rfm_math(SEXP fun, SEXP x, SEXP arg, SEXP rt);
 SEXP C_rfm_cum(SEXP fun, SEXP x, SEXP na_wins, SEXP rt);
-SEXP C_rfm_colsums(SEXP x, SEXP what, SEXP narm, SEXP nr, SEXP nc,
-                   SEXP rt);
+SEXP C_rfm_colsums(SEXP x, SEXP what, SEXP narm, SEXP nr, SEXP nc, SEXP rt);
 SEXP C_rfm_vars(SEXP x, SEXP rows, SEXP narm, SEXP nr, SEXP nc, SEXP rt);
+SEXP C_rfm_ops_method(SEXP generic, SEXP e1, SEXP e2, SEXP unary);
+SEXP C_rfm_math_method(SEXP generic, SEXP x, SEXP arg);
+SEXP C_rfm_set_cum_na_wins(SEXP v);
 
 #endif

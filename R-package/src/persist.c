@@ -104,17 +104,16 @@ static SEXP arg_vector(SEXP x)
 
 /* Commit X with NAME (NULL: none, or keep) and META (NULL: keep) in
    the ROLE given (RFM_ROLE_*); the record id.  A clone (R's copy of a
-   saved vector) is saved as a new record, unless the vector it was
-   copied from is gone: then it is that vector, saved again.  */
+   saved vector, made by an attribute change for example) saves its
+   record again (the vector it was copied from keeps its value, see
+   rfm_promote); a clone of an unnamed record is saved as a new one.  */
 SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta, SEXP role)
 {
   x = arg_vector(x);
   rfm_vector *v = rfm_vec(x);
   if (v->clone) {
-    SEXP src = rfm_slot(x, RFM_SLOT_SOURCE);
-    if (v->sole && src != R_NilValue && rfm_holders(src) <= 2 &&
-        rfm_store_writable(v->store))
-      rfm_promote(x);
+    if (rfm_store_writable(v->store) && v->store->editable)
+      rfm_promote(x, R_NilValue);
     else
       rfm_detach(x);
   }
@@ -399,7 +398,8 @@ SEXP rfm_unserialize(SEXP cls, SEXP state)
     Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' does "
              "not hold a %s vector of length %.0f",
              state_string(state, 2), path, type, length);
-  SEXP ans = rfm_wrap_record(rt, &rec);
-  UNPROTECT(2);
+  SEXP ans = PROTECT(rfm_wrap_record(rt, &rec));
+  rfm_set_owner(ans, rfm_reader_frame());
+  UNPROTECT(3);
   return ans;
 }

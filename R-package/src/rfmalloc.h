@@ -22,7 +22,8 @@
    write).  Assignments into the variable that holds a saved object
    (x[i] <- v) reach the record through the package's `[<-` methods
    (assign.c), which "promote" the clone R made back to a handle on the
-   record when nothing else holds the original.  */
+   record when the assignment runs where the vector belongs (the frame
+   that loaded it, or the top level).  */
 
 #ifndef RFMALLOC_H
 #define RFMALLOC_H
@@ -114,8 +115,6 @@ typedef struct rfm_vector {
   unsigned cache_version; /* character: str_version the cache matches */
   unsigned clone : 1;     /* R's duplicate of a pinned vector: shares the
                              store until something writes through it */
-  unsigned sole : 1;      /* clone made when the original had no holder
-                             but one (the variable an assignment changes) */
   unsigned pinned : 1;    /* the R object refers to itself (see above) */
   unsigned alias : 1;     /* made by as_fmalloc_matrix(copy = FALSE) */
 } rfm_vector;
@@ -125,7 +124,9 @@ enum {
   RFM_SLOT_CACHE = 0,  /* character: CHARSXPs made so far (a VECSXP) */
   RFM_SLOT_PIN = 1,    /* the object itself, when pinned */
   RFM_SLOT_SOURCE = 2, /* a clone: the pinned object it was made from */
-  RFM_SLOTS = 3
+  RFM_SLOT_OWNER = 3,  /* a weak reference to the environment where
+                          assignments may change the record (store.c) */
+  RFM_SLOTS = 4
 };
 
 /* Character payload layout, in one heap block:
@@ -163,6 +164,9 @@ int rfm_forked(const rfm_runtime *rt);
    if it can allocate, else this process's scratch runtime in tempdir()
    (opened on first use), else R_NilValue (ordinary memory).  */
 SEXP rfm_result_runtime(SEXP rt_ext);
+/* The frame reading a reference back (readRDS(), unserialize()), or
+   R_NilValue.  */
+SEXP rfm_reader_frame(void);
 
 /* store.c */
 rfm_store *rfm_store_new(rfm_runtime *rt, int type, R_xlen_t n, size_t bytes,
@@ -188,8 +192,14 @@ int rfm_shared(SEXP x);
 int rfm_holders(SEXP x);
 SEXP rfm_clone(SEXP x);
 void rfm_detach(SEXP x);
-int rfm_promotable(SEXP x);
-void rfm_promote(SEXP x);
+void rfm_set_owner(SEXP x, SEXP env);
+int rfm_promotable(SEXP x, SEXP caller);
+int rfm_promotable_wrapped(SEXP src, SEXP caller);
+void rfm_promote(SEXP x, SEXP caller);
+SEXP rfm_promote_wrapped(SEXP w, SEXP src);
+
+/* assign.c */
+SEXP rfm_caller_env(SEXP method_env);
 void rfm_detach_clones(rfm_store *s, rfm_vector *except);
 int rfm_store_writable(const rfm_store *s);
 

@@ -685,6 +685,29 @@ SEXP C_rfm_set_tempdir(SEXP dir)
   return R_NilValue;
 }
 
+static SEXP reader_frame_fun; /* R/Rfmalloc-package.R reader_frame() */
+
+SEXP C_rfm_set_reader_frame(SEXP fun)
+{
+  if (reader_frame_fun != NULL)
+    R_ReleaseObject(reader_frame_fun);
+  R_PreserveObject(fun);
+  reader_frame_fun = fun;
+  return R_NilValue;
+}
+
+/* The frame that is reading a reference back (readRDS(), unserialize(),
+   load()), or R_NilValue.  */
+SEXP rfm_reader_frame(void)
+{
+  if (reader_frame_fun == NULL)
+    return R_NilValue;
+  SEXP call = PROTECT(Rf_lang1(reader_frame_fun));
+  SEXP env = Rf_eval(call, R_GlobalEnv);
+  UNPROTECT(1);
+  return env;
+}
+
 /* The scratch runtime, or NULL if none was opened in this process. */
 SEXP C_rfm_scratch_runtime(SEXP open)
 {

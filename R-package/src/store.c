@@ -27,11 +27,17 @@
 
    Promotion.  x[i] <- v on a variable holding a saved vector: R
    duplicates x first (it is pinned), then calls the package's `[<-`
-   method on the clone.  If the original had no holder but that variable
-   when R duplicated it (sole), and still has none (its reference count
-   is its pin, the variable and the clone's RFM_SLOT_SOURCE), the
-   assignment may change the record itself: the clone becomes a pinned
-   handle on the store and is written in place.  Otherwise it detaches.  */
+   method on the clone.  The assignment may change the record when it
+   runs where the vector belongs (its owner: the frame that loaded or
+   saved it, see RFM_SLOT_OWNER; the top level for one read back with
+   readRDS() or whose frame is gone): the clone becomes a pinned handle
+   on the store and is written in place.  Elsewhere (a function the
+   vector was passed to, local()) the clone detaches: the assignment
+   changes a copy, as R's copy-on-modify says.  The original R object
+   keeps its value for whatever else holds it: if anything but its pin
+   may (its reference count says so; R's counts can only be too high,
+   so this errs towards a copy), it gets a private copy of the data
+   first.  */
 
 #include "rfmalloc.h"
 
@@ -449,10 +455,8 @@ SEXP rfm_clone(SEXP x)
   rfm_vector *c = rfm_handle(ans);
   c->clone = 1;
   c->alias = v->alias;
-  /* The pin and one holder: the variable R is about to assign into
-     (x[i] <- v duplicates x when it is pinned).  */
-  c->sole = rfm_holders(x) == 2;
   rfm_set_slot(ans, RFM_SLOT_SOURCE, x);
+  rfm_set_slot(ans, RFM_SLOT_OWNER, rfm_slot(x, RFM_SLOT_OWNER));
   if (s->type == STRSXP) {
     SEXP cache = rfm_slot(x, RFM_SLOT_CACHE);
     if (cache != R_NilValue && v->cache_version == s->str_version) {
@@ -490,7 +494,6 @@ static void detach_handle(rfm_vector *v, SEXP x)
     R_SetExternalPtrProtected(R_altrep_data1(x), target_ext);
   }
   v->clone = 0;
-  v->sole = 0;
   if (x != R_NilValue) {
     rfm_set_slot(x, RFM_SLOT_SOURCE, R_NilValue);
     rfm_unpin(x);
@@ -518,32 +521,147 @@ void rfm_detach_clones(rfm_store *s, rfm_vector *except)
   }
 }
 
-/* May an assignment into the clone X change its store in place? */
-int rfm_promotable(SEXP x)
+/* The owner of X: where assignments may change its record. */
+void rfm_set_owner(SEXP x, SEXP env)
 {
-  rfm_vector *v = rfm_vec(x);
-  if (!v->clone || !v->sole)
-    return 0;
-  SEXP src = rfm_slot(x, RFM_SLOT_SOURCE);
-  /* the source's pin, the variable and this clone: nothing else */
-  if (src == R_NilValue || rfm_holders(src) > 3)
-    return 0;
-  rfm_store *s = v->store;
-  if (!rfm_store_writable(s))
-    return 0;
-  return !s->committed || s->editable;
+  if (TYPEOF(env) != ENVSXP)
+    return;
+  SEXP w = R_MakeWeakRef(env, R_NilValue, R_NilValue, FALSE);
+  rfm_set_slot(x, RFM_SLOT_OWNER, w);
 }
 
-/* Make the clone X a handle on its store again (see the top). */
-void rfm_promote(SEXP x)
+/* Is the assignment running in CALLER interpreted (R's applydefine
+   keeps the value being changed in a variable *tmp* there, and has
+   already bound the target variable to the copy it made) or compiled
+   (R's byte code keeps the target variable bound to the original until
+   the assignment ends)?  */
+static int interpreted(SEXP caller)
+{
+  static SEXP sym_tmp = NULL;
+  if (sym_tmp == NULL)
+    sym_tmp = Rf_install("*tmp*");
+  return TYPEOF(caller) != ENVSXP ||
+         Rf_findVarInFrame3(caller, sym_tmp, FALSE) != R_UnboundValue;
+}
+
+/* How many variables of ENV (up to 2) hold X itself (not through a
+   promise)?  */
+static int bindings(SEXP env, SEXP x)
+{
+  if (TYPEOF(env) != ENVSXP)
+    return 0;
+  SEXP names = PROTECT(R_lsInternal3(env, TRUE, FALSE));
+  int found = 0;
+  for (R_xlen_t i = 0; i < XLENGTH(names) && found < 2; i++) {
+    SEXP sym = Rf_installTrChar(STRING_ELT(names, i));
+    if (Rf_findVarInFrame3(env, sym, FALSE) == x)
+      found++;
+  }
+  UNPROTECT(1);
+  return found;
+}
+
+/* Is nothing but the assignment itself holding SRC, the pinned vector
+   an assignment in CALLER copied (HELD: references the caller knows of
+   besides SRC's pin: the clone's or wrapper's own)?  True when its
+   reference count says so; R's counts can be too high (references from
+   objects that are gone stay counted), so when it is higher, no other
+   variable of CALLER may hold SRC.  */
+static int source_free(SEXP src, SEXP caller, int held)
+{
+  int interp = interpreted(caller);
+  int least = 1 + held + (interp ? 0 : 1);
+  if (rfm_holders(src) <= least)
+    return 1;
+  return bindings(caller, src) <= (interp ? 0 : 1);
+}
+
+/* May an assignment made in the environment CALLER into the clone X
+   (SRC: the vector it was made from, HELD: references to SRC the
+   caller knows of) change its store?  In the vector's owner frame, and
+   when no other variable there holds SRC.  */
+static int may_change(SEXP x, SEXP src, int held, SEXP caller)
 {
   rfm_vector *v = rfm_vec(x);
   rfm_store *s = v->store;
+  if (!rfm_store_writable(s) || (s->committed && !s->editable))
+    return 0;
+  if (s->committed) {
+    /* a record changes only where the vector belongs */
+    SEXP w = rfm_slot(x, RFM_SLOT_OWNER);
+    SEXP owner = w == R_NilValue ? R_NilValue : R_WeakRefKey(w);
+    if (owner == R_NilValue) /* unknown (readRDS) or gone: top level */
+      owner = R_GlobalEnv;
+    if (caller != owner)
+      return 0;
+  }
+  return src == R_NilValue || source_free(src, caller, held);
+}
+
+int rfm_promotable(SEXP x, SEXP caller)
+{
+  return may_change(x, rfm_slot(x, RFM_SLOT_SOURCE), 1, caller);
+}
+
+int rfm_promotable_wrapped(SEXP src, SEXP caller)
+{
+  return may_change(src, src, 1, caller);
+}
+
+/* SRC keeps its value for whatever else may hold it: a private copy of
+   the data unless its reference count says nothing but its pin, the
+   HELD references the caller knows of and (in a compiled assignment)
+   the target variable does.  */
+static void protect_source(SEXP src, int held, SEXP caller)
+{
+  int least = 1 + held + (caller != R_NilValue && !interpreted(caller));
+  if (rfm_holders(src) > least)
+    detach_handle(rfm_handle(src), src);
+}
+
+/* Make the clone X the handle through which its store changes (see the
+   top); CALLER is the environment of the assignment, or R_NilValue for
+   an explicit write.  */
+void rfm_promote(SEXP x, SEXP caller)
+{
+  rfm_vector *v = rfm_vec(x);
+  rfm_store *s = v->store;
+  SEXP src = PROTECT(rfm_slot(x, RFM_SLOT_SOURCE));
   v->clone = 0;
-  v->sole = 0;
   rfm_set_slot(x, RFM_SLOT_SOURCE, R_NilValue);
+  if (src != R_NilValue && rfm_is_fmalloc(src)) {
+    rfm_vector *sv = rfm_handle(src);
+    if (sv != NULL && sv->store == s)
+      protect_source(src, 0, caller);
+  }
+  UNPROTECT(1);
   rfm_detach_clones(s, v);
   /* shared outside R's view: a record, or aliases of the block */
   if (s->committed || s->handles != v || v->next != NULL)
     rfm_pin(x);
+}
+
+/* An assignment into R's wrapper W around the pinned vector SRC: a new
+   pinned handle on SRC's store with W's attributes, through which the
+   assignment writes; SRC keeps its value for whatever else holds it.  */
+SEXP rfm_promote_wrapped(SEXP w, SEXP src)
+{
+  rfm_vector *v = rfm_vec(src);
+  rfm_store *s = v->store;
+  SEXP ans = PROTECT(rfm_make_vector(rfm_runtime_ext_of(src), s, 1));
+  rfm_vector *a = rfm_handle(ans);
+  a->alias = v->alias;
+  rfm_set_slot(ans, RFM_SLOT_OWNER, rfm_slot(src, RFM_SLOT_OWNER));
+  if (s->type == STRSXP) {
+    SEXP cache = rfm_slot(src, RFM_SLOT_CACHE);
+    if (cache != R_NilValue && v->cache_version == s->str_version) {
+      rfm_set_slot(ans, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
+      a->cache_version = s->str_version;
+    }
+  }
+  DUPLICATE_ATTRIB(ans, w);
+  protect_source(src, 1, R_NilValue); /* held by W */
+  rfm_detach_clones(s, a);
+  UNPROTECT(1);
+  return ans;
 }

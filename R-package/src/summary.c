@@ -113,10 +113,22 @@ static SEXP real_minmax(SEXP x, Rboolean narm, int max)
   return Rf_ScalarReal(s);
 }
 
-SEXP rfm_int_Min(SEXP x, Rboolean narm) { return int_minmax(x, narm, 0); }
-SEXP rfm_int_Max(SEXP x, Rboolean narm) { return int_minmax(x, narm, 1); }
-SEXP rfm_real_Min(SEXP x, Rboolean narm) { return real_minmax(x, narm, 0); }
-SEXP rfm_real_Max(SEXP x, Rboolean narm) { return real_minmax(x, narm, 1); }
+SEXP rfm_int_Min(SEXP x, Rboolean narm)
+{
+  return int_minmax(x, narm, 0);
+}
+SEXP rfm_int_Max(SEXP x, Rboolean narm)
+{
+  return int_minmax(x, narm, 1);
+}
+SEXP rfm_real_Min(SEXP x, Rboolean narm)
+{
+  return real_minmax(x, narm, 0);
+}
+SEXP rfm_real_Max(SEXP x, Rboolean narm)
+{
+  return real_minmax(x, narm, 1);
+}
 
 /* Is_sorted and No_NA: always "unknown".
    R asks these from sort(), order(), is.unsorted(), unique(), match()

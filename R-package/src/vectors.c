@@ -92,6 +92,7 @@ SEXP C_rfm_alias(SEXP x)
   rfm_vector *v = rfm_vec(x);
   SEXP ans = PROTECT(rfm_make_vector(rfm_runtime_ext_of(x), v->store, 1));
   rfm_handle(ans)->alias = 1;
+  rfm_set_slot(ans, RFM_SLOT_OWNER, rfm_slot(x, RFM_SLOT_OWNER));
   rfm_pin(x);
   UNPROTECT(1);
   return ans;
@@ -320,6 +321,16 @@ SEXP C_rfm_subset1(SEXP x, SEXP i)
   }
 }
 
+/* X belongs to the environment ENV: assignments there change its
+   record (store.c).  */
+SEXP C_rfm_set_owner(SEXP x, SEXP env)
+{
+  SEXP y = rfm_unwrap(x);
+  if (rfm_is_fmalloc(y))
+    rfm_set_owner(y, env);
+  return x;
+}
+
 /* Is X a handle through which assignments change a saved record? */
 SEXP C_rfm_is_saved_view(SEXP x)
 {
@@ -335,10 +346,11 @@ SEXP C_rfm_is_saved_view(SEXP x)
 }
 
 /* names(x) <- value, dim(x) <- value, dimnames(x) <- value (WHICH) in
-   an assignment on the fmalloc vector X: the clone R made of a saved
-   vector is promoted first (as for x[i] <- v), then the attribute is
-   set in place.  NULL: let R do it (NextMethod).  */
-SEXP C_rfm_assign_attr(SEXP x, SEXP which, SEXP value, SEXP call)
+   an assignment on the fmalloc vector X (ENV: the method's frame): the
+   clone R made of a saved vector is promoted first (as for
+   x[i] <- v), then the attribute is set in place.  NULL: let R do it
+   (NextMethod).  */
+SEXP C_rfm_assign_attr(SEXP x, SEXP which, SEXP value, SEXP call, SEXP env)
 {
   static SEXP sym_tmp = NULL;
   if (sym_tmp == NULL)
@@ -349,13 +361,70 @@ SEXP C_rfm_assign_attr(SEXP x, SEXP which, SEXP value, SEXP call)
     return R_NilValue;
   rfm_vector *v = rfm_vec(y);
   if (y != x) {
-    /* R's wrapper around Y, made for this assignment: set the
-       attribute on the wrapper (it carries the attributes) */
-    if (v->clone || rfm_holders(y) > (v->pinned ? 2 : 1))
+    /* R's wrapper around Y, made for this assignment */
+    if (v->clone)
       return R_NilValue;
-  } else if (v->clone && rfm_promotable(x)) {
-    rfm_promote(x);
+    if (!v->pinned) {
+      if (rfm_holders(y) > 1)
+        return R_NilValue;
+    } else {
+      SEXP caller = PROTECT(rfm_caller_env(env));
+      x = rfm_promotable_wrapped(y, caller) ? rfm_promote_wrapped(x, y)
+                                            : R_NilValue;
+      UNPROTECT(1);
+      if (x == R_NilValue)
+        return R_NilValue;
+    }
+  } else if (v->clone) {
+    SEXP caller = PROTECT(rfm_caller_env(env));
+    if (rfm_promotable(x, caller))
+      rfm_promote(x, caller);
+    UNPROTECT(1);
   }
+  PROTECT(x);
   Rf_setAttrib(x, Rf_installTrChar(STRING_ELT(which, 0)), value);
+  UNPROTECT(1);
   return x;
+}
+
+/* A view of the fmalloc vector X for reading: a new handle on X's data
+   with X's attributes but not its fmalloc class (R_NilValue for
+   anything else).  Printing and formatting go through a view: R's
+   print.default keeps a reference to what it printed, which would make
+   R count X as shared for ever (and copy it before the next
+   assignment); the view takes that reference instead.  A view of a
+   private vector is not pinned: it is for reading only.  */
+SEXP C_rfm_view(SEXP x)
+{
+  SEXP y = rfm_unwrap(x);
+  if (!rfm_is_fmalloc(y))
+    return R_NilValue;
+  rfm_vector *v = rfm_vec(y);
+  rfm_store *s = v->store;
+  SEXP ans = PROTECT(rfm_make_vector(rfm_runtime_ext_of(y), s, v->pinned));
+  rfm_vector *a = rfm_handle(ans);
+  a->clone = v->clone;
+  if (s->type == STRSXP) {
+    SEXP cache = rfm_slot(y, RFM_SLOT_CACHE);
+    if (cache != R_NilValue && v->cache_version == s->str_version) {
+      rfm_set_slot(ans, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
+      a->cache_version = s->str_version;
+    }
+  }
+  if (v->clone)
+    rfm_set_slot(ans, RFM_SLOT_SOURCE, rfm_slot(y, RFM_SLOT_SOURCE));
+  SHALLOW_DUPLICATE_ATTRIB(ans, x);
+  init_classes();
+  SEXP cls = Rf_getAttrib(ans, R_ClassSymbol);
+  int ours = 0, foreign = 0;
+  for (R_xlen_t i = 0; i < Rf_xlength(cls); i++) {
+    if (fm_class_name(STRING_ELT(cls, i)))
+      ours++;
+    else
+      foreign++;
+  }
+  if (ours && !foreign)
+    Rf_setAttrib(ans, R_ClassSymbol, R_NilValue);
+  UNPROTECT(1);
+  return ans;
 }
