@@ -163,6 +163,10 @@ NULL
 #' @rdname fmalloc-print
 #' @export
 print.fmalloc <- function(x, ...) {
+  if (!is_fm(x)) { # an ordinary vector that kept the class by accident
+    print(finish(x), ...)
+    return(invisible(x))
+  }
   cat(fm_header(x), "\n", sep = "")
   print(plain(x), ...)
   invisible(x)

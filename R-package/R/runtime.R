@@ -186,11 +186,15 @@ print.fmalloc_runtime <- function(x, ...) {
 #' List the catalog records of a runtime
 #'
 #' One row per record of the heap's catalog (persistent runtimes; a
-#' scratch runtime has none).
+#' scratch runtime has none), then one per live vector of this R session
+#' that no record holds (state `"live"`, or `"memory"` for a private copy
+#' in process memory): a vector made and not yet saved or serialized,
+#' which is freed when R collects it.
 #'
 #' @param runtime A runtime, or `NULL` for the default runtime.
-#' @return A data frame with columns `id`, `name` (`NA` if unnamed),
-#'   `generation`, `state` (`"committed"` or `"tombstone"`), `type` (the R
+#' @return A data frame with columns `id` (`NA` for a live vector),
+#'   `name` (`NA` if unnamed), `generation`, `state` (`"committed"`,
+#'   `"tombstone"`, `"live"` or `"memory"`), `type` (the R
 #'   type, or `"foreign:..."` for records not written by Rfmalloc),
 #'   `length`, `payload_offset`, `payload_bytes`, `meta_bytes` and
 #'   `recoverable` (a committed Rfmalloc record that [fmalloc_load()] or a
@@ -227,7 +231,9 @@ list_fmalloc_allocations <- function(runtime = NULL) {
 #'   reusable), `orphans_freed` and `orphan_bytes_freed` (list elements
 #'   that no saved list held, freed when this runtime opened the file: what
 #'   a crash while saving or destroying a list leaves, see
-#'   [create_fmalloc_list()])).
+#'   [create_fmalloc_list()]), `live_unsaved` and `live_unsaved_bytes`
+#'   (vectors of this R session in the heap that no record holds: they go
+#'   when R collects them)).
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
 #' x <- create_fmalloc_vector("double", 1000, runtime = rt)
@@ -263,7 +269,9 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
     record_bytes = info$record_bytes,
     reclaimable_bytes = info$tombstone_bytes + info$pending_free_bytes,
     orphans_freed = info$swept_records,
-    orphan_bytes_freed = info$swept_bytes
+    orphan_bytes_freed = info$swept_bytes,
+    live_unsaved = info$live_stores,
+    live_unsaved_bytes = info$live_bytes
   )
   list(runtime = info, catalog = catalog, summary = summary)
 }

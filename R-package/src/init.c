@@ -45,6 +45,10 @@ SEXP C_rfm_is_saved_view(SEXP);
 SEXP C_rfm_assign_attr(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_set_owner(SEXP, SEXP);
 SEXP C_rfm_view(SEXP);
+SEXP C_rfm_isna(SEXP);
+SEXP C_rfm_anyna(SEXP);
+SEXP C_rfm_which(SEXP);
+SEXP C_rfm_to_file(SEXP, SEXP);
 void rfm_register_ccallables(void);
 SEXP C_rfm_unload(void);
 
@@ -95,6 +99,10 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_assign_attr, 5),
     ENTRY(C_rfm_set_owner, 2),
     ENTRY(C_rfm_view, 1),
+    ENTRY(C_rfm_isna, 1),
+    ENTRY(C_rfm_anyna, 1),
+    ENTRY(C_rfm_which, 1),
+    ENTRY(C_rfm_to_file, 2),
     ENTRY(C_rfm_arith, 4),
     ENTRY(C_rfm_math, 4),
     ENTRY(C_rfm_cum, 4),

@@ -241,7 +241,10 @@ static SEXP wanted_class(SEXP x)
 SEXP C_rfm_finish(SEXP x, SEXP fresh)
 {
   init_classes();
-  if (ATTRIB(x) == R_NilValue && !rfm_is_fmalloc(x))
+  /* R's wrapper around an fmalloc vector (made when attributes change
+     on a shared one) is file-backed too */
+  SEXP y = rfm_unwrap(x);
+  if (ATTRIB(x) == R_NilValue && !rfm_is_fmalloc(y))
     return x;
   SEXP cls = Rf_getAttrib(x, R_ClassSymbol);
   int foreign = 0, ours = 0;
@@ -251,7 +254,7 @@ SEXP C_rfm_finish(SEXP x, SEXP fresh)
     else
       foreign++;
   }
-  int file_backed = rfm_is_fmalloc(x) && TYPEOF(x) != VECSXP;
+  int file_backed = rfm_is_fmalloc(y) && TYPEOF(x) != VECSXP;
   if (foreign && ours == 0)
     return x;
   SEXP want = R_NilValue;
