@@ -23,8 +23,9 @@
    - A commit survives kill -9 at once; it survives power loss once
      fmr_sync() has returned (or at once with FMR_COMMIT_SYNC).
    - After fork() the child's copies of the parent's heaps refuse every
-     change (FMR_EFORKED); reading through pointers still works, and writes
-     through pointers reach the shared file.  fmr_close() in the child only
+     change (FMR_EFORKED); reading through pointers still works, and
+     stores through pointers stay in the child (its mapping is a private
+     copy-on-write one).  fmr_close() in the child only
      unmaps.  A child that needs to write opens the file anew (read-write
      fails with FMR_ELOCKED while the parent holds the writer lock).
    - A reader (FMR_OPEN_READONLY) sees records committed when it opened or

@@ -49,7 +49,11 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
    is taken, so every lock is held across the fork.  The child's heaps
    share the parent's file, mapping and writer lock, so they must never
    change it: they are marked forked and leave the registry (a new open in
-   the child opens the file anew). */
+   the child opens the file anew), and their mapping is replaced by a
+   private copy-on-write mapping of the same file range, so that stores
+   the child makes through pointers (an R child changing a vector it
+   inherited) stay in the child, as they would in ordinary memory.  Pages
+   the child never writes keep showing the file as it is now (Linux). */
 static void atfork_prepare(void)
 {
   pthread_mutex_lock(&registry_lock);
@@ -71,6 +75,11 @@ static void atfork_child(void)
     next = h->registry_next;
     h->forked = true;
     h->registry_next = NULL;
+    uint64_t mapped = atomic_load_explicit(&h->mapped, memory_order_relaxed);
+    /* mmap is async-signal-safe; if it fails the shared mapping stays */
+    if (mapped > 0)
+      (void)mmap(h->base, (size_t)mapped, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_FIXED, h->fd, 0);
     fmr_unlock(h);
   }
   registry = NULL;
@@ -309,11 +318,16 @@ static int reserve_and_map(struct fmr_heap *heap, uint64_t reserve,
 static int map_more(struct fmr_heap *heap, uint64_t new_size)
 {
   int prot = PROT_READ | (heap->readonly ? 0 : PROT_WRITE);
+  int flags = MAP_SHARED | MAP_FIXED;
+  if (heap->forked) { /* a fork() child maps privately, see atfork_child */
+    prot = PROT_READ | PROT_WRITE;
+    flags = MAP_PRIVATE | MAP_FIXED;
+  }
   uint64_t mapped = atomic_load_explicit(&heap->mapped, memory_order_relaxed);
   if (new_size <= mapped)
     return FMR_OK;
-  if (mmap(heap->base + mapped, (size_t)(new_size - mapped), prot,
-           MAP_SHARED | MAP_FIXED, heap->fd, (off_t)mapped) == MAP_FAILED)
+  if (mmap(heap->base + mapped, (size_t)(new_size - mapped), prot, flags,
+           heap->fd, (off_t)mapped) == MAP_FAILED)
     return fmr_fail_errno(errno_code(errno), errno, "cannot map more of %s",
                           heap->path);
   atomic_store_explicit(&heap->mapped, new_size, memory_order_release);
@@ -905,8 +919,8 @@ int fmr_heap_create_private(const char *path, unsigned file_mode,
   int rc;
   if (heap == NULL)
     return fmr_fail(FMR_ENOMEM, "out of memory");
-  heap->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                  (mode_t)file_mode);
+  heap->fd =
+      open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)file_mode);
   if (heap->fd < 0) {
     rc = fmr_fail_errno(errno_code(errno), errno, "cannot create %s", path);
     heap_destroy(heap);

@@ -1,0 +1,147 @@
+/* test_fork.c: a fork() child's copies of its parent's heaps are
+   private copy-on-write mappings: the child reads the parent's records,
+   may store through pointers without a fault, and nothing it stores
+   reaches the file or the parent; every change through the API fails
+   with FMR_EFORKED.
+
+   Copyright (C) 2026 The libfmalloc-r authors.
+   This file is part of libfmalloc-r, free software under the GNU Lesser
+   General Public License, version 2.1 or (at your option) any later version.
+ */
+
+#include <config.h>
+
+#include "testutil.h"
+
+#include <string.h>
+
+#define PAYLOAD 20000
+
+struct child_arg {
+  fmr_heap *heap;
+  unsigned char *p; /* the record's payload in the inherited mapping */
+  int refusal;      /* what a change returns: FMR_EFORKED, or
+                       FMR_EREADONLY for a reader's heap */
+};
+
+/* In the child: the parent's bytes are there; overwrite them through
+   the pointer and read the new ones back; the API refuses changes. */
+static int scribble_child(void *argp)
+{
+  struct child_arg *a = argp;
+  CHILD_CHECK(tu_verify(a->p, PAYLOAD, 7));
+  memset(a->p, 0xAB, PAYLOAD);
+  for (size_t i = 0; i < PAYLOAD; i++)
+    CHILD_CHECK(a->p[i] == 0xAB);
+  void *q = NULL;
+  CHILD_CHECK_RC(fmr_malloc(a->heap, 64, &q), a->refusal);
+  uint64_t id;
+  CHILD_CHECK_RC(fmr_commit(a->heap, NULL, 1, 0, "new", NULL, 0, 0, &id),
+                 a->refusal);
+  CHILD_CHECK_RC(fmr_close(a->heap), FMR_OK);
+  return 0;
+}
+
+static void check_record(const char *path, uint64_t seed)
+{
+  fmr_heap *heap;
+  fmr_record rec;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
+  ck_assert_fmr_ok(fmr_record_find(heap, "rec", &rec));
+  ck_assert(tu_verify(rec.payload, PAYLOAD, seed));
+  ck_assert_fmr_ok(fmr_close(heap));
+}
+
+START_TEST(test_child_writes_stay_in_child)
+{
+  char *path = tu_path(tu_tmpdir(), "fork.fmr");
+  fmr_heap *heap;
+  unsigned char *p;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
+  tu_fill(p, PAYLOAD, 7);
+  ck_assert_fmr_ok(
+      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  struct child_arg a = {heap, p, FMR_EFORKED};
+  ck_assert_int_eq(tu_wait(tu_fork(scribble_child, &a)), 0);
+  /* the parent's view and the file are unchanged */
+  ck_assert(tu_verify(p, PAYLOAD, 7));
+  ck_assert_fmr_ok(fmr_close(heap));
+  check_record(path, 7);
+  free(path);
+}
+END_TEST
+
+START_TEST(test_reader_child_writes_without_fault)
+{
+  char *path = tu_path(tu_tmpdir(), "fork-ro.fmr");
+  fmr_heap *heap;
+  unsigned char *p;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
+  tu_fill(p, PAYLOAD, 7);
+  ck_assert_fmr_ok(
+      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  ck_assert_fmr_ok(fmr_close(heap));
+  /* a reader's mapping is read-only; its child's private copy is not */
+  fmr_record rec;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
+  ck_assert_fmr_ok(fmr_record_find(heap, "rec", &rec));
+  struct child_arg a = {heap, rec.payload, FMR_EREADONLY};
+  int status = tu_wait(tu_fork(scribble_child, &a));
+  ck_assert_msg(status == 0, "child exited with %d (%s)", status,
+                TU_SIGNALED(status) ? "killed by a signal" : "failed");
+  ck_assert(tu_verify(rec.payload, PAYLOAD, 7));
+  ck_assert_fmr_ok(fmr_close(heap));
+  check_record(path, 7);
+  free(path);
+}
+END_TEST
+
+/* The child sees what the parent stored before the fork, and the parent
+   goes on changing its heap afterwards without the child's copy getting
+   in the way. */
+static int read_child(void *argp)
+{
+  struct child_arg *a = argp;
+  CHILD_CHECK(tu_verify(a->p, PAYLOAD, 9));
+  return 0;
+}
+
+START_TEST(test_parent_goes_on_after_fork)
+{
+  char *path = tu_path(tu_tmpdir(), "fork-on.fmr");
+  fmr_heap *heap;
+  unsigned char *p;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
+  tu_fill(p, PAYLOAD, 9);
+  struct child_arg a = {heap, p, FMR_EFORKED};
+  ck_assert_int_eq(tu_wait(tu_fork(read_child, &a)), 0);
+  ck_assert_fmr_ok(
+      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  tu_fill(p, PAYLOAD, 11);
+  ck_assert_fmr_ok(fmr_close(heap));
+  check_record(path, 11);
+  free(path);
+}
+END_TEST
+
+static Suite *fork_suite(void)
+{
+  Suite *s = suite_create("fork");
+  TCase *tc = tcase_create("private mapping");
+  tcase_add_test(tc, test_child_writes_stay_in_child);
+  tcase_add_test(tc, test_reader_child_writes_without_fault);
+  tcase_add_test(tc, test_parent_goes_on_after_fork);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  return tu_main(fork_suite());
+}
