@@ -28,11 +28,92 @@
 #' columns.  [list_fmalloc_allocations()] and [diagnose_fmalloc_runtime()]
 #' show the catalog and the state of a heap.
 #'
+#' @section Classes and dispatch:
+#' The vectors users get ([create_fmalloc_vector()], [as_fmalloc()],
+#' [fmalloc_load()], `readRDS()` of a reference, and the results of the
+#' package's methods) carry the S3 class `c("fmalloc_vector",
+#' "fmalloc")`, `c("fmalloc_matrix", "fmalloc")` or
+#' `c("fmalloc_array", "fmalloc")`.  Through it R's operators, Math and
+#' cumulative functions ([fmalloc_class()]), subsetting, `[<-`, `[[<-`,
+#' `names<-`, `dim<-`, `dimnames<-`, `print()`, `format()`, `summary()`,
+#' `str()` and the functions listed in [fmalloc-base] reach the
+#' package's code: results at least `Rfmalloc.threshold` long are
+#' fmalloc vectors with the class, in the runtime of the operand (or, when
+#' that runtime is read-only, closing or inherited from a parent process,
+#' in a scratch runtime in `tempdir()`), shorter ones ordinary R vectors
+#' without it.  Once the class is dropped (`unclass()`, `as.vector()`)
+#' the values are identical to base R's.  `identical()` sees the class;
+#' `all.equal()` compares the values.  With
+#' `options(Rfmalloc.class = FALSE)` vectors are made without the class:
+#' base R's code then runs on them as on ordinary vectors and gives
+#' ordinary results (see Value semantics for what changes).
+#'
+#' @section Value semantics:
+#' An fmalloc vector behaves as an ordinary R vector: `y <- x; y[i] <- v`
+#' never changes `x`; nothing that makes a new value (arithmetic, Math,
+#' sorting, subsetting, coercion, `unserialize()`) writes into stored
+#' data or into another object; R's copies of a saved vector share its
+#' data until one of them is written (copy on write, no copy up front).
+#'
+#' An assignment into the variable that holds a saved vector
+#' (`x[i] <- v`, `x[[i]] <- v`, `x[] <- v`, `m[i, j] <- v`,
+#' `names(x) <- v`, `dim(x) <- v`, `dimnames(x) <- v`) changes the
+#' stored record in place, without a copy, so that a later
+#' [fmalloc_load()] (in this or another process) sees it, when it runs in
+#' the function (or at the top level) where the vector was loaded with
+#' [fmalloc_load()], saved with [fmalloc_save()] or read back with
+#' `readRDS()`; for a vector whose function has returned, at the top
+#' level.  Elsewhere (a function the vector was passed to, `local()`),
+#' and when another variable there holds the same vector (`y <- x`), the
+#' assignment changes a copy, as R's copy-on-modify says, and the record
+#' stays as it was.  Other R objects that held the vector keep the values
+#' they had.  [fmalloc_set()] and [fmalloc_fill()] write into a vector's
+#' data from anywhere.
+#'
+#' Two handles on one record (the record loaded twice, or read back twice
+#' with `readRDS()`) are two views of the same stored object: a change
+#' through one is seen by the other at once.  `y <- x` makes no second
+#' handle: it is R's sharing of one value, with copy-on-modify.
+#'
+#' A record written only by serialization (an unsaved vector passed to
+#' `saveRDS()` or `serialize()`) is a snapshot: assignments never change
+#' it in place, so what was serialized stays what it was.
+#'
+#' Objects made with `options(Rfmalloc.class = FALSE)` keep value
+#' semantics (R copies a saved vector before changing it), but
+#' assignments into them change a copy: use [fmalloc_set()] to change a
+#' stored record.
+#'
+#' What R writes through a vector's data pointer (`sort()`, `order()`-based
+#' code, `x[] <-`, C code of other packages) is what gets stored: for a
+#' character vector, the strings are copied into its block before it is
+#' saved, serialized, copied or read by the package's code.
+#'
+#' @section Loops:
+#' A loop over elements pays R's dispatch of `[` and `[<-` on every
+#' element, as for any object with a class.  Vectorize (`x[idx]`,
+#' `x[idx] <- v`, [fmalloc_set()] with many positions), or take the class
+#' off once before the loop: `u <- unclass(x)` reads at base R's speed;
+#' assignments into `u` then change a copy.  An assignment into a saved
+#' vector costs the making of a small R object each time (R's copy of a
+#' vector it cannot see is unshared); [fmalloc_set()] with many positions
+#' does not.
+#'
+#' @section Forked children:
+#' A child made by `fork()` (`parallel::mclapply()`, `mcparallel()`) sees
+#' the parent's vectors as they were; its changes stay in the child (the
+#' library maps the heap privately there), it cannot save, destroy or
+#' change a record, and new file-backed results go to a scratch runtime of
+#' its own.
+#'
 #' @section Options:
 #' \describe{
 #'   \item{`Rfmalloc.threshold`}{Vectors shorter than this (in elements,
 #'     default 1e5) are copied into ordinary R memory when R duplicates
-#'     them; longer ones are copied into the same heap.}
+#'     them, and results shorter than this are ordinary R vectors; longer
+#'     ones are file-backed.}
+#'   \item{`Rfmalloc.class`}{`FALSE` makes new and loaded vectors without
+#'     the S3 class (see Classes and dispatch); default `TRUE`.}
 #'   \item{`Rfmalloc.serialize`}{Set to `"value"` to serialize persistent
 #'     vectors by value (the data) instead of by reference.}
 #' }
@@ -56,8 +137,8 @@
 #'
 #' @section Read-only heaps:
 #' A heap file whose writer lock is held by another process is opened
-#' read-only when a reference is read.  Its vectors are marked not
-#' mutable, so R copies them (into ordinary memory) before any change.
+#' read-only when a reference is read.  R copies its vectors before any
+#' change (into the scratch runtime from the threshold on).
 #'
 #' @section Lists:
 #' Lists of fmalloc vectors are `"fmalloc_list"` objects (see
@@ -77,15 +158,15 @@
 #' strings in R's memory while the vector is reachable.
 #'
 #' @section Computing on fmalloc vectors:
-#' Base R's functions work on fmalloc vectors unchanged; `sum()`, `min()`
-#' and `max()` use the vectors' own ALTREP methods, subsetting `x[i]`,
-#' duplication and coercion between logical, integer and double give
-#' file-backed results above `Rfmalloc.threshold`.  Arithmetic,
-#' comparison, logic (`&`, `|`, `!`), the Math functions and the
-#' cumulative functions are computed in C with file-backed results by
-#' [fmalloc_ops()] and [fmalloc_math()], and through R's operators for
-#' vectors given the class `"fmalloc"` ([fmalloc_class()]);
-#' [fmalloc_colSums()] and friends reduce matrices and arrays.
+#' `sum()`, `min()`, `max()` and `mean()` use the vectors' own ALTREP
+#' methods or read the mapped data in place; subsetting, duplication and
+#' coercion between logical, integer and double give file-backed results
+#' above `Rfmalloc.threshold`.  Arithmetic, comparison, logic (`&`, `|`,
+#' `!`), the Math functions and the cumulative functions are computed in
+#' C with file-backed results, through R's operators (see Classes and
+#' dispatch) or [fmalloc_ops()] and [fmalloc_math()]; [fmalloc_colSums()]
+#' and friends reduce matrices and arrays; see [fmalloc-base] for the
+#' rest.
 #'
 #' @section C API:
 #' Other packages can create and inspect fmalloc vectors from C: add

@@ -43,7 +43,7 @@ to_file <- function(ans, like) .Call(C_rfm_to_file, ans, like)
 #' heap; base R's working memory is what it would use for an ordinary
 #' vector.
 #'
-#' @param x,table,arr.ind,useNames,test,yes,no,bin,nbins,pattern,start,stop,type,allowNA,keepNA,collapse,recycle0,nomatch,incomparables,na.last,decreasing,method,ignore.case,perl,fixed,useBytes,na.rm,dims,finite,center,scale,recursive,object,... As for the base R functions.
+#' @param x,table,arr.ind,useNames,test,yes,no,bin,nbins,pattern,start,stop,type,allowNA,keepNA,collapse,recycle0,nomatch,incomparables,na.last,decreasing,method,ignore.case,perl,fixed,useBytes,na.rm,dims,finite,center,scale,recursive,... As for the base R functions.
 #' @return As the base R functions.
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
