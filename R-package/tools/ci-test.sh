@@ -8,7 +8,9 @@
 # Environment: R (default R), TMPDIR; RFMALLOC_TEST_LONG (default true:
 # run tests/testthat/test-long.R, which needs a 3 GiB heap file in TMPDIR;
 # false leaves it out); RFMALLOC_CRASH_ROUNDS (kill -9 rounds of
-# test-crash.R, default 8).  R CMD check passes the environment on to
+# test-crash.R, default 8); NOT_CRAN (default true: run the tests CRAN
+# skips, such as test-bigger-than-memory.R, which needs root and a cgroup
+# v1 memory controller, RFMALLOC_BIG_LIMIT MiB, default 256).  R CMD check passes the environment on to
 # the tests.
 
 set -eu
@@ -18,6 +20,10 @@ pkgdir=$(cd "$pkgdir" && pwd)
 R=${R:-R}
 RFMALLOC_TEST_LONG=${RFMALLOC_TEST_LONG:-true}
 export RFMALLOC_TEST_LONG
+# Tests that CRAN's machines must not run (a memory cgroup, as root)
+# run here.
+NOT_CRAN=${NOT_CRAN:-true}
+export NOT_CRAN
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rfmalloc-ci.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -51,7 +57,7 @@ fi
 grep -E '^Status:' check.log
 grep -E 'NOTE' check.log || true
 # What the crash and long-vector tests report (kills survived, times).
-grep -h -E '^(kill -9 test|long vector test)' \
+grep -h -E '^(kill -9 test|long vector test|larger-than-memory test)' \
   Rfmalloc.Rcheck/tests/testthat.Rout 2>/dev/null || true
 # testthat's summary, for the caller to count.
 grep -h -E '\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' \
