@@ -273,7 +273,10 @@ static SEXP vec_Duplicate(SEXP x, Rboolean deep)
 {
   (void)deep;
   rfm_vector *v = rfm_vec(x);
-  if (v->pinned)
+  /* a clone of a clone shares the store as well: R duplicates a clone
+     when something it cannot see (an aborted assignment) still counts
+     as holding it */
+  if (v->pinned || v->clone)
     return rfm_clone(x);
   if ((double)v->store->length < rfm_threshold())
     return NULL;

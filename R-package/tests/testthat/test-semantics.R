@@ -307,3 +307,72 @@ test_that("a clone made by R reads its original's value until written", {
   expect_same(fmalloc_load("x", runtime = rt)[1], 0)
   cleanup_fmalloc(rt)
 })
+
+test_that("results of vectors whose runtime cannot take them go to scratch", {
+  old <- options(Rfmalloc.threshold = 5)
+  on.exit(options(old))
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(as.double(1:10), runtime = rt)
+  cleanup_fmalloc(rt) # closing: waits for x, takes no new vectors
+  y <- x * 2
+  expect_true(is_fmalloc(y))
+  expect_same(y[], as.double(1:10) * 2)
+  srt <- fmalloc_runtime_of(y)
+  expect_false(identical(srt, rt))
+  expect_identical(fmalloc_runtime_info(srt)$mode, "scratch")
+  expect_true(is_fmalloc(x[10:1]))
+  expect_true(is_fmalloc(sqrt(x)))
+  # a forked child: its results go to a scratch runtime of its own
+  rt2 <- open_fmalloc(heap_file())
+  z <- as_fmalloc(as.double(1:10), runtime = rt2)
+  got <- parallel::mclapply(1:2, function(k) {
+    w <- z + k
+    list(fm = is_fmalloc(w), sum = sum(w),
+         mode = fmalloc_runtime_info(fmalloc_runtime_of(w))$mode)
+  }, mc.cores = 2)
+  expect_identical(got[[2]], list(fm = TRUE, sum = 75, mode = "scratch"))
+  # a reader of a heap another process writes
+  rds <- tempfile(fileext = ".rds")
+  fmalloc_save(z, "z")
+  saveRDS(z, rds)
+  got <- in_fresh_r(function(rds) {
+    options(Rfmalloc.threshold = 5)
+    v <- readRDS(rds)
+    w <- v * 3
+    list(ro = Rfmalloc::fmalloc_runtime_info(
+           Rfmalloc::fmalloc_runtime_of(v))$readonly,
+         fm = Rfmalloc::is_fmalloc(w), w = unclass(w),
+         mode = Rfmalloc::fmalloc_runtime_info(
+           Rfmalloc::fmalloc_runtime_of(w))$mode)
+  }, list(rds = rds))
+  expect_true(got$ro)
+  expect_true(got$fm)
+  expect_same(got$w, as.double(1:10) * 3)
+  expect_identical(got$mode, "scratch")
+  cleanup_fmalloc(rt2)
+})
+
+test_that("assignments R must do itself leave the record as it was", {
+  rt <- open_fmalloc(heap_file())
+  fmalloc_save(as.double(1:5), "v", runtime = rt)
+  z <- fmalloc_load("v", runtime = rt)
+  z[7] <- 7 # grows: a new, ordinary vector
+  expect_same(z, c(1:5, NA, 7))
+  z <- fmalloc_load("v", runtime = rt)
+  z[2] <- "b" # changes the type
+  expect_same(z, c("1", "b", "3", "4", "5"))
+  z <- fmalloc_load("v", runtime = rt)
+  z[["a"]] <- 0 # a new name
+  expect_same(unname(z[6]), 0)
+  z <- fmalloc_load("v", runtime = rt)
+  expect_error(z[c(NA, 2)] <- c(1, 2), "NAs are not allowed")
+  z[c(NA, 2)] <- 20 # one value: NA positions are skipped
+  z[-(1:4)] <- 50
+  z[c(TRUE, FALSE)] <- 0
+  expect_same(fmalloc_load("v", runtime = rt)[], c(0, 20, 0, 4, 0))
+  expect_warning(z[1:3] <- c(1, 2), "not a multiple")
+  expect_error(z[[1:2]] <- 1, "")
+  expect_error(z[] <- numeric(0), "replacement has length zero")
+  cleanup_fmalloc(rt)
+})
