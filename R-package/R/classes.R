@@ -33,15 +33,21 @@ stored_attributes <- function(x) {
 # next assignment).
 #' @export
 `[.fmalloc` <- function(x, i, j, ..., drop = TRUE) {
-  n <- nargs() - !missing(drop)
-  if (n == 2L) {
+  if (nargs() == 2L) {
     if (missing(i)) {
       return(x)
     }
+    # the scalar x[i] in C, as cheap as R's dispatch allows (no closure
+    # call such as environment() on the way)
     ans <- .Call(C_rfm_subset1, x, i)
     if (!is.null(ans)) {
       return(ans)
     }
+    n <- 2L
+  } else {
+    n <- nargs() - !missing(drop)
+  }
+  if (n == 2L) {
     ans <- .subset(x, i)
   } else if (n == 3L && length(d <- dim(x)) == 2L) {
     # .subset() takes no empty arguments: all rows (columns) by index
@@ -54,9 +60,25 @@ stored_attributes <- function(x) {
   .Call(C_rfm_finish, ans, FALSE)
 }
 
+# R looks for a method of each class in turn: one found at the first
+# class saves a failed lookup (as costly as the method) on every x[i].
+#' @export
+`[.fmalloc_vector` <- `[.fmalloc`
+#' @export
+`[.fmalloc_matrix` <- `[.fmalloc`
+#' @export
+`[.fmalloc_array` <- `[.fmalloc`
+
 #' @export
 `[<-.fmalloc` <- function(x, i, j, ..., value) {
-  ans <- .Call(C_rfm_assign, environment(), sys.call(), FALSE)
+  if (nargs() == 3L && !missing(i)) {
+    # x[i] <- v on a private vector, without environment() (a closure)
+    ans <- .Call(C_rfm_assign1, x, i, value, substitute(x))
+    if (!is.null(ans)) {
+      return(ans)
+    }
+  }
+  ans <- .Call(C_rfm_assign, environment(), substitute(x), nargs(), FALSE)
   if (is.null(ans)) {
     ans <- .Call(C_rfm_finish, NextMethod(), FALSE)
   }
@@ -64,8 +86,15 @@ stored_attributes <- function(x) {
 }
 
 #' @export
+`[<-.fmalloc_vector` <- `[<-.fmalloc`
+#' @export
+`[<-.fmalloc_matrix` <- `[<-.fmalloc`
+#' @export
+`[<-.fmalloc_array` <- `[<-.fmalloc`
+
+#' @export
 `[[<-.fmalloc` <- function(x, i, j, ..., value) {
-  ans <- .Call(C_rfm_assign, environment(), sys.call(), TRUE)
+  ans <- .Call(C_rfm_assign, environment(), substitute(x), nargs(), TRUE)
   if (is.null(ans)) {
     ans <- .Call(C_rfm_finish, NextMethod(), FALSE)
   }

@@ -506,23 +506,28 @@ static SEXP assign(SEXP x, SEXP *idx, int nidx, SEXP value, int why,
 static SEXP sym_tmp, sym_i, sym_j, sym_x, sym_value;
 
 /* The `[<-` and `[[<-` methods: ENV is the method's frame (x, i, j,
-   ... and value), CALL its call; DOUBLE is TRUE for `[[<-`.  NULL: use
+   ... and value), WHAT the expression R gave for x (substitute(x)),
+   NARGS the method's nargs(); DOUBLE is TRUE for `[[<-`.  NULL: use
    NextMethod().  */
-SEXP C_rfm_assign(SEXP env, SEXP call, SEXP dbl)
+static void init_symbols(void)
 {
-  if (sym_tmp == NULL) {
+  if (sym_value == NULL) {
     sym_tmp = Rf_install("*tmp*");
     sym_i = Rf_install("i");
     sym_j = Rf_install("j");
     sym_x = Rf_install("x");
     sym_value = Rf_install("value");
   }
-  /* Only an assignment: `[<-`(*tmp*, ..., value = v).  Called as a
-     function, `[<-` must return a modified copy: R's own code does. */
-  if (TYPEOF(call) != LANGSXP || CDR(call) == R_NilValue ||
-      CADR(call) != sym_tmp)
+}
+
+SEXP C_rfm_assign(SEXP env, SEXP what, SEXP nargs, SEXP dbl)
+{
+  init_symbols();
+  /* Only an assignment: R calls `[<-`(*tmp*, ..., value = v).  Called as
+     a function, `[<-` must return a modified copy: R's own code does. */
+  if (what != sym_tmp)
     return R_NilValue;
-  int nidx = Rf_length(call) - 3;
+  int nidx = Rf_asInteger(nargs) - 2; /* x and value */
   if (nidx < 1 || nidx > MAX_DIMS)
     return R_NilValue;
   SEXP idx[MAX_DIMS];
@@ -557,6 +562,22 @@ SEXP C_rfm_assign(SEXP env, SEXP call, SEXP dbl)
   SEXP value = PROTECT(Rf_eval(Rf_findVarInFrame(env, sym_value), env));
   SEXP ans = assign(x, idx, nidx, value, FOR_METHOD, Rf_asLogical(dbl), env);
   UNPROTECT(nprot + 2);
+  return ans == NULL ? R_NilValue : ans;
+}
+
+/* The `[<-` method's quick path, x[i] <- value on a private vector (no
+   clone, no record, no R wrapper: nothing needs the method's frame):
+   WHAT is substitute(x).  NULL: the general path (C_rfm_assign).  */
+SEXP C_rfm_assign1(SEXP x, SEXP i, SEXP value, SEXP what)
+{
+  init_symbols();
+  if (what != sym_tmp || !rfm_is_fmalloc(x))
+    return R_NilValue;
+  rfm_vector *v = rfm_handle(x);
+  if (v == NULL || v->store == NULL || v->clone || v->pinned ||
+      v->store->committed)
+    return R_NilValue;
+  SEXP ans = assign(x, &i, 1, value, FOR_METHOD, 0, R_NilValue);
   return ans == NULL ? R_NilValue : ans;
 }
 

@@ -30,7 +30,8 @@ SEXP C_rfm_list_ids(SEXP);
 SEXP C_rfm_list_set(SEXP, SEXP, SEXP);
 SEXP C_rfm_has_altlist(void);
 SEXP C_rfm_compact(SEXP);
-SEXP C_rfm_assign(SEXP, SEXP, SEXP);
+SEXP C_rfm_assign(SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_assign1(SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_set(SEXP, SEXP, SEXP);
 SEXP C_rfm_set_tempdir(SEXP);
 SEXP C_rfm_set_reader_frame(SEXP);
@@ -84,7 +85,8 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_list_set, 3),
     ENTRY(C_rfm_has_altlist, 0),
     ENTRY(C_rfm_compact, 1),
-    ENTRY(C_rfm_assign, 3),
+    ENTRY(C_rfm_assign, 4),
+    ENTRY(C_rfm_assign1, 4),
     ENTRY(C_rfm_set, 3),
     ENTRY(C_rfm_set_tempdir, 1),
     ENTRY(C_rfm_set_reader_frame, 1),

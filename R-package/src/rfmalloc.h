@@ -105,6 +105,7 @@ typedef struct rfm_store {
   uint64_t record_id;
   uint64_t generation;
   struct rfm_vector *handles;          /* handles on this store */
+  R_xlen_t nclones;                    /* of which clones */
   struct rfm_store *rt_next, *rt_prev; /* in rt->stores */
 } rfm_store;
 

@@ -341,6 +341,8 @@ int rfm_store_writable(const rfm_store *s)
 static void handle_link(rfm_vector *v, rfm_store *s)
 {
   v->store = s;
+  if (v->clone)
+    s->nclones++;
   v->prev = NULL;
   v->next = s->handles;
   if (s->handles)
@@ -352,6 +354,8 @@ static void handle_link(rfm_vector *v, rfm_store *s)
 static void handle_unlink(rfm_vector *v)
 {
   rfm_store *s = v->store;
+  if (v->clone)
+    s->nclones--;
   if (v->prev)
     v->prev->next = v->next;
   else if (s->handles == v)
@@ -454,6 +458,7 @@ SEXP rfm_clone(SEXP x)
   SEXP ans = PROTECT(rfm_make_vector(rfm_runtime_ext_of(x), s, 0));
   rfm_vector *c = rfm_handle(ans);
   c->clone = 1;
+  s->nclones++;
   c->alias = v->alias;
   rfm_set_slot(ans, RFM_SLOT_SOURCE, x);
   rfm_set_slot(ans, RFM_SLOT_OWNER, rfm_slot(x, RFM_SLOT_OWNER));
@@ -486,6 +491,7 @@ static void detach_handle(rfm_vector *v, SEXP x)
     Rf_error("out of memory copying an fmalloc vector");
   int cache_ok = s->type == STRSXP && v->cache_version == s->str_version;
   handle_unlink(v); /* may release S */
+  v->clone = 0;
   handle_link(v, n);
   if (target != rt) {
     rt->nvec--;
@@ -511,6 +517,8 @@ void rfm_detach(SEXP x)
    own copy, so that it keeps the value it was duplicated with.  */
 void rfm_detach_clones(rfm_store *s, rfm_vector *except)
 {
+  if (s->nclones - (except != NULL && except->clone) <= 0)
+    return;
   for (;;) {
     rfm_vector *g = s->handles;
     while (g != NULL && (g == except || !g->clone))
@@ -627,6 +635,8 @@ void rfm_promote(SEXP x, SEXP caller)
   rfm_vector *v = rfm_vec(x);
   rfm_store *s = v->store;
   SEXP src = PROTECT(rfm_slot(x, RFM_SLOT_SOURCE));
+  if (v->clone)
+    s->nclones--;
   v->clone = 0;
   rfm_set_slot(x, RFM_SLOT_SOURCE, R_NilValue);
   if (src != R_NilValue && rfm_is_fmalloc(src)) {

@@ -280,13 +280,20 @@ SEXP C_rfm_finish(SEXP x, SEXP fresh)
   return x;
 }
 
-/* x[i] for one positive in-range number I and X without names: the
-   element, as base R gives it (the `[` method's scalar path); NULL
-   otherwise.  */
+static SEXP subset1(SEXP x, SEXP i);
+
+/* The `[` method's scalar path, x[i] for one positive in-range number
+   I and X without names: the element, as base R gives it; NULL
+   otherwise (the method goes on).  */
 SEXP C_rfm_subset1(SEXP x, SEXP i)
 {
   if (!rfm_is_fmalloc(x) || XLENGTH(i) != 1 || ATTRIB(i) != R_NilValue)
     return R_NilValue;
+  return subset1(x, i);
+}
+
+static SEXP subset1(SEXP x, SEXP i)
+{
   rfm_vector *v = rfm_handle(x);
   if (v == NULL || v->store == NULL)
     return R_NilValue;
@@ -406,7 +413,10 @@ SEXP C_rfm_view(SEXP x)
   rfm_store *s = v->store;
   SEXP ans = PROTECT(rfm_make_vector(rfm_runtime_ext_of(y), s, v->pinned));
   rfm_vector *a = rfm_handle(ans);
-  a->clone = v->clone;
+  if (v->clone) {
+    a->clone = 1;
+    s->nclones++;
+  }
   if (s->type == STRSXP) {
     SEXP cache = rfm_slot(y, RFM_SLOT_CACHE);
     if (cache != R_NilValue && v->cache_version == s->str_version) {
