@@ -25,9 +25,10 @@
    - After fork() the child's copies of the parent's heaps refuse every
      change (FMR_EFORKED); reading through pointers still works, and
      stores through pointers stay in the child (its mapping is a private
-     copy-on-write one).  fmr_close() in the child only
-     unmaps.  A child that needs to write opens the file anew (read-write
-     fails with FMR_ELOCKED while the parent holds the writer lock).
+     copy-on-write one; pages it has not written show the file as it is
+     now, on Linux).  fmr_close() in the child only unmaps.  A child
+     that needs to write opens the file anew (read-write fails with
+     FMR_ELOCKED while the parent holds the writer lock).
    - A reader (FMR_OPEN_READONLY) sees records committed when it opened or
      last refreshed.  If the writer frees a record the reader still uses,
      the reader keeps seeing the old bytes until the space is reused, and

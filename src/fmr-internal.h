@@ -249,6 +249,8 @@ struct fmr_heap {
   bool readonly;
   bool recovered;
   bool forked;      /* this process is a fork() child of the one that opened */
+  bool private_map; /* forked, and the file mapping was made private
+                       copy-on-write (atfork_child in heap.c) */
   bool compacting;  /* fmr_compact is rewriting the file: further opens
                        in this process get FMR_EBUSY (registry lock) */
   bool closing;     /* the last fmr_close is under way: opens of the file

@@ -68,6 +68,27 @@ static void atfork_parent(void)
   pthread_mutex_unlock(&registry_lock);
 }
 
+/* The protection and flags of the file mapping of HEAP: a fork() child
+   whose mapping was made private (atfork_child) maps the rest of the file
+   the same way, read-write even if the file is open read-only;
+   everything else maps it shared, read-only for a reader. */
+static int map_prot(const struct fmr_heap *heap)
+{
+  if (heap->private_map)
+    return PROT_READ | PROT_WRITE;
+  return PROT_READ | (heap->readonly ? 0 : PROT_WRITE);
+}
+
+static int map_flags(const struct fmr_heap *heap)
+{
+  /* MAP_NORESERVE: the private copy costs memory only for the pages the
+     child writes, as fork() charges none for its copy of the heap; without
+     it a heap larger than RAM and swap could not be mapped privately. */
+  if (heap->private_map)
+    return MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED;
+  return MAP_SHARED | MAP_FIXED;
+}
+
 static void atfork_child(void)
 {
   struct fmr_heap *h = registry, *next;
@@ -76,10 +97,22 @@ static void atfork_child(void)
     h->forked = true;
     h->registry_next = NULL;
     uint64_t mapped = atomic_load_explicit(&h->mapped, memory_order_relaxed);
-    /* mmap is async-signal-safe; if it fails the shared mapping stays */
-    if (mapped > 0)
-      (void)mmap(h->base, (size_t)mapped, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_FIXED, h->fd, 0);
+    /* A closing heap may already be unmapped, its address range reused:
+       nothing of it may be mapped again.  mmap is a plain system call,
+       safe here even when the parent had other threads. */
+    if (!h->closing && h->base != NULL && mapped > 0) {
+      h->private_map = true;
+      if (mmap(h->base, (size_t)mapped, map_prot(h), map_flags(h), h->fd, 0) ==
+          MAP_FAILED) {
+        /* The shared mapping stays (the handler cannot report an error).
+           A MAP_FIXED mmap that fails may already have removed the old
+           mapping (older Linux kernels do), so map the file shared
+           again. */
+        h->private_map = false;
+        (void)mmap(h->base, (size_t)mapped, map_prot(h), map_flags(h), h->fd,
+                   0);
+      }
+    }
     fmr_unlock(h);
   }
   registry = NULL;
@@ -315,19 +348,17 @@ static int reserve_and_map(struct fmr_heap *heap, uint64_t reserve,
   return FMR_OK;
 }
 
+/* Map the file from heap->mapped up to NEW_SIZE.  Reached by growth (a
+   writer, never a forked heap: changes fail first with FMR_EFORKED) and
+   by a reader's refresh, which a fork() child of a reader may do: its
+   new part is then private and writable like the rest (map_flags). */
 static int map_more(struct fmr_heap *heap, uint64_t new_size)
 {
-  int prot = PROT_READ | (heap->readonly ? 0 : PROT_WRITE);
-  int flags = MAP_SHARED | MAP_FIXED;
-  if (heap->forked) { /* a fork() child maps privately, see atfork_child */
-    prot = PROT_READ | PROT_WRITE;
-    flags = MAP_PRIVATE | MAP_FIXED;
-  }
   uint64_t mapped = atomic_load_explicit(&heap->mapped, memory_order_relaxed);
   if (new_size <= mapped)
     return FMR_OK;
-  if (mmap(heap->base + mapped, (size_t)(new_size - mapped), prot, flags,
-           heap->fd, (off_t)mapped) == MAP_FAILED)
+  if (mmap(heap->base + mapped, (size_t)(new_size - mapped), map_prot(heap),
+           map_flags(heap), heap->fd, (off_t)mapped) == MAP_FAILED)
     return fmr_fail_errno(errno_code(errno), errno, "cannot map more of %s",
                           heap->path);
   atomic_store_explicit(&heap->mapped, new_size, memory_order_release);

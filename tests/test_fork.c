@@ -54,7 +54,8 @@ static void check_record(const char *path, uint64_t seed)
 
 START_TEST(test_child_writes_stay_in_child)
 {
-  char *path = tu_path(tu_tmpdir(), "fork.fmr");
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "fork.fmr");
   fmr_heap *heap;
   unsigned char *p;
   uint64_t id;
@@ -70,12 +71,14 @@ START_TEST(test_child_writes_stay_in_child)
   ck_assert_fmr_ok(fmr_close(heap));
   check_record(path, 7);
   free(path);
+  free(dir);
 }
 END_TEST
 
 START_TEST(test_reader_child_writes_without_fault)
 {
-  char *path = tu_path(tu_tmpdir(), "fork-ro.fmr");
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "fork-ro.fmr");
   fmr_heap *heap;
   unsigned char *p;
   uint64_t id;
@@ -97,6 +100,7 @@ START_TEST(test_reader_child_writes_without_fault)
   ck_assert_fmr_ok(fmr_close(heap));
   check_record(path, 7);
   free(path);
+  free(dir);
 }
 END_TEST
 
@@ -112,7 +116,8 @@ static int read_child(void *argp)
 
 START_TEST(test_parent_goes_on_after_fork)
 {
-  char *path = tu_path(tu_tmpdir(), "fork-on.fmr");
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "fork-on.fmr");
   fmr_heap *heap;
   unsigned char *p;
   uint64_t id;
@@ -127,6 +132,67 @@ START_TEST(test_parent_goes_on_after_fork)
   ck_assert_fmr_ok(fmr_close(heap));
   check_record(path, 11);
   free(path);
+  free(dir);
+}
+END_TEST
+
+/* A reader's child refreshes its copy after the file grew (here the
+   child itself writes the file, which no one holds for writing): the new
+   part is mapped privately too, so the child may store into it without a
+   fault, and its stores do not reach the file. */
+static int refresh_child(void *argp)
+{
+  struct child_arg *a = argp;
+  const char *path = fmr_path(a->heap);
+  fmr_heap *w;
+  unsigned char *q;
+  uint64_t id;
+  fmr_record rec;
+  CHILD_CHECK_RC(tu_open(path, 0, &w), FMR_OK);
+  CHILD_CHECK(w != a->heap);
+  CHILD_CHECK_RC(fmr_malloc(w, 4 * TU_MIB, (void **)&q), FMR_OK);
+  tu_fill(q, 4 * TU_MIB, 13);
+  CHILD_CHECK_RC(
+      fmr_commit(w, q, 1, 4 * TU_MIB, "big", NULL, 0, FMR_COMMIT_SYNC, &id),
+      FMR_OK);
+  CHILD_CHECK_RC(fmr_close(w), FMR_OK);
+  CHILD_CHECK_RC(fmr_refresh(a->heap), FMR_OK);
+  CHILD_CHECK_RC(fmr_record_find(a->heap, "big", &rec), FMR_OK);
+  CHILD_CHECK(tu_verify(rec.payload, 4 * TU_MIB, 13));
+  memset(rec.payload, 0xCD, 4 * TU_MIB);
+  CHILD_CHECK(((unsigned char *)rec.payload)[4 * TU_MIB - 1] == 0xCD);
+  CHILD_CHECK_RC(fmr_close(a->heap), FMR_OK);
+  return 0;
+}
+
+START_TEST(test_reader_child_refreshes)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "fork-refresh.fmr");
+  fmr_heap *heap;
+  unsigned char *p;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
+  tu_fill(p, PAYLOAD, 7);
+  ck_assert_fmr_ok(
+      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  ck_assert_fmr_ok(fmr_close(heap));
+  int64_t before = tu_file_size(path);
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
+  struct child_arg a = {heap, NULL, FMR_EREADONLY};
+  int status = tu_wait(tu_fork(refresh_child, &a));
+  ck_assert_msg(status == 0, "child exited with %d", status);
+  ck_assert_int_gt(tu_file_size(path), before);
+  ck_assert_fmr_ok(fmr_close(heap));
+  check_record(path, 7);
+  fmr_record rec;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
+  ck_assert_fmr_ok(fmr_record_find(heap, "big", &rec));
+  ck_assert(tu_verify(rec.payload, 4 * TU_MIB, 13));
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  free(dir);
 }
 END_TEST
 
@@ -137,6 +203,7 @@ static Suite *fork_suite(void)
   tcase_add_test(tc, test_child_writes_stay_in_child);
   tcase_add_test(tc, test_reader_child_writes_without_fault);
   tcase_add_test(tc, test_parent_goes_on_after_fork);
+  tcase_add_test(tc, test_reader_child_refreshes);
   suite_add_tcase(s, tc);
   return s;
 }
