@@ -8,6 +8,7 @@
 #include <string.h>
 
 SEXP C_rfm_finish(SEXP x, SEXP fresh);
+SEXP C_rfm_copy_in(SEXP rt, SEXP x);
 
 static SEXP finished(SEXP ans)
 {
@@ -164,30 +165,5 @@ SEXP C_rfm_to_file(SEXP x, SEXP like)
   SEXP rt = rfm_result_runtime(rfm_runtime_ext_of(y));
   if (rt == R_NilValue)
     return finished(x);
-  R_xlen_t n = XLENGTH(x);
-  SEXP ans;
-  if (type == STRSXP) {
-    size_t total = 0;
-    for (R_xlen_t i = 0; i < n; i++) {
-      SEXP c = STRING_ELT(x, i);
-      if (c != NA_STRING)
-        total += (size_t)LENGTH(c);
-    }
-    ans = PROTECT(rfm_new_vector_cap(rt, STRSXP, n, 0, total ? total : 64));
-    rfm_vector *v = rfm_handle(ans);
-    SEXP cache = rfm_str_cache(ans, v);
-    for (R_xlen_t i = 0; i < n; i++) {
-      SEXP c = STRING_ELT(x, i);
-      rfm_str_store(v->store, i, c);
-      SET_VECTOR_ELT(cache, i, c);
-    }
-    v->cache_version = v->store->str_version;
-  } else {
-    ans = PROTECT(rfm_new_vector(rt, type, n, 0));
-    memcpy(rfm_handle(ans)->store->payload, DATAPTR_RO(x),
-           (size_t)n * rfm_elt_size(type));
-  }
-  SHALLOW_DUPLICATE_ATTRIB(ans, x);
-  UNPROTECT(1);
-  return finished(ans);
+  return finished(C_rfm_copy_in(rt, x)); /* data and attributes */
 }

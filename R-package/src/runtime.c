@@ -255,6 +255,33 @@ static const char *mode_name(int mode)
   return mode == FMR_MODE_SCRATCH ? "scratch" : "persistent";
 }
 
+/* The runtime external pointer for HEAP opened at PATH in MODE,
+   registered for unload; R_NilValue (HEAP closed) when out of memory.
+   Raises no R error of its own: the scratch runtime is opened inside
+   ALTREP methods.  */
+static SEXP runtime_wrap(fmr_heap *heap, const char *path, int mode)
+{
+  rfm_runtime *r = calloc(1, sizeof *r);
+  char *copy = strdup(path);
+  if (r == NULL || copy == NULL) {
+    free(r);
+    free(copy);
+    fmr_close(heap);
+    return R_NilValue;
+  }
+  r->heap = heap;
+  r->path = copy;
+  r->mode = mode;
+  r->readonly = fmr_is_readonly(heap);
+  r->forkgen = rfm_forkgen;
+  SEXP ext = PROTECT(R_MakeExternalPtr(r, rfm_runtime_tag, R_NilValue));
+  SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
+  SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
+  Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
+  UNPROTECT(2);
+  return ext;
+}
+
 SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
                       unsigned flags)
 {
@@ -282,28 +309,16 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
     snprintf(what, sizeof what, "cannot open fmalloc heap '%s'", path);
     rfm_fail(rc, what);
   }
-  rfm_runtime *r = calloc(1, sizeof *r);
-  char *copy = strdup(path);
-  if (r == NULL || copy == NULL) {
-    free(r);
-    free(copy);
-    fmr_close(heap);
+  SEXP ext = runtime_wrap(heap, path, mode);
+  if (ext == R_NilValue)
     Rf_error("out of memory");
-  }
-  r->heap = heap;
-  r->path = copy;
-  r->mode = mode;
-  r->readonly = fmr_is_readonly(heap);
-  r->forkgen = rfm_forkgen;
-  SEXP ext = PROTECT(R_MakeExternalPtr(r, rfm_runtime_tag, R_NilValue));
-  SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
-  SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
-  Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
+  PROTECT(ext);
+  rfm_runtime *r = R_ExternalPtrAddr(ext);
   fmr_stats st;
   if (mode == FMR_MODE_PERSISTENT && !r->readonly &&
       fmr_stat(heap, &st) == FMR_OK && st.refcount == 1)
     sweep_orphans(r);
-  UNPROTECT(2);
+  UNPROTECT(1);
   return ext;
 }
 
@@ -649,25 +664,11 @@ SEXP rfm_result_runtime(SEXP rt_ext)
   fmr_heap *heap = NULL;
   if (fmr_open(scratch_dir, &options, &heap) != FMR_OK)
     return R_NilValue;
-  rfm_runtime *r = calloc(1, sizeof *r);
-  char *copy = strdup(scratch_dir);
-  if (r == NULL || copy == NULL) {
-    free(r);
-    free(copy);
-    fmr_close(heap);
-    return R_NilValue;
+  SEXP ext = runtime_wrap(heap, scratch_dir, FMR_MODE_SCRATCH);
+  if (ext != R_NilValue) {
+    SETCAR(scratch_cell, ext);
+    scratch_forkgen = rfm_forkgen;
   }
-  r->heap = heap;
-  r->path = copy;
-  r->mode = FMR_MODE_SCRATCH;
-  r->forkgen = rfm_forkgen;
-  SEXP ext = PROTECT(R_MakeExternalPtr(r, rfm_runtime_tag, R_NilValue));
-  SEXP w = PROTECT(R_MakeWeakRefC(ext, R_NilValue, runtime_finalize, TRUE));
-  SETCDR(runtime_list, Rf_cons(w, CDR(runtime_list)));
-  Rf_setAttrib(ext, R_ClassSymbol, Rf_mkString("fmalloc_runtime"));
-  SETCAR(scratch_cell, ext);
-  scratch_forkgen = rfm_forkgen;
-  UNPROTECT(2);
   return ext;
 }
 
