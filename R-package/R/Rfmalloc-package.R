@@ -155,7 +155,14 @@
 #' copied in with [as_fmalloc()] starts with the CHARSXPs of its source,
 #' and subsets and copies share those already made), so each string
 #' costs one `mkCharLenCE()` per session at most.  The cache keeps those
-#' strings in R's memory while the vector is reachable.
+#' strings in R's memory while the vector is reachable.  `==` and `!=`
+#' compare the stored bytes without making CHARSXPs (with R's rules for
+#' strings in different encodings).  Base R functions the package calls
+#' for a character vector of up to 2^27 elements (`unique()`, `match()`,
+#' `nchar()`, `sort()`, printing, ...) get an ordinary character vector
+#' of the cached CHARSXPs, 8 bytes an element for the length of the
+#' call, as R reads an ALTREP string one method call per element;
+#' longer vectors are read through the ALTREP methods.
 #'
 #' @section Computing on fmalloc vectors:
 #' `sum()`, `min()`, `max()` and `mean()` use the vectors' own ALTREP

@@ -162,6 +162,9 @@ fm_header <- function(x) {
 # for base R's printing, formatting and matching: a new handle on the
 # same data (C_rfm_view): no copy, and nothing left counting a
 # reference to X itself (R would copy X before the next assignment).
+# A character vector up to 2^27 long is an ordinary vector of its
+# CHARSXPs instead (pointers copied, not strings): R reads those
+# without a method call per element.
 plain <- function(x) {
   v <- .Call(C_rfm_view, x)
   if (is.null(v)) unclass(x) else v

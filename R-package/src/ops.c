@@ -1114,8 +1114,63 @@ SEXP C_rfm_set_cum_na_wins(SEXP v)
   return R_NilValue;
 }
 
-/* x == y and x != y for character X and Y (R's Seql: the same CHARSXP,
-   or the same string once translated), NA where either is NA.  */
+/* One operand of string_equal: an fmalloc vector's block, read without
+   making CHARSXPs, or a plain character vector.  */
+typedef struct str_operand {
+  SEXP x;
+  int block; /* read through R (0) or from the block (1) */
+  rfm_str_reader r;
+} str_operand;
+
+static void str_operand_init(str_operand *o, SEXP x)
+{
+  SEXP y = rfm_unwrap(x);
+  o->x = x;
+  o->block = rfm_is_fmalloc(y);
+  if (o->block) {
+    rfm_str_flush(y); /* what R wrote through STRING_PTR, into the block */
+    rfm_str_reader_init(&o->r, rfm_vec(y)->store);
+  }
+}
+
+/* Element I of O: its bytes (NULL for NA), *LEN and *ENC as
+   rfm_str_read.  */
+static const char *str_operand_get(const str_operand *o, R_xlen_t i,
+                                   int32_t *len, int *enc)
+{
+  if (o->block)
+    return rfm_str_read(&o->r, i, len, enc);
+  SEXP c = STRING_ELT(o->x, i);
+  uint8_t f = rfm_str_char_flags(c);
+  if (f & RFM_STR_NA)
+    return NULL;
+  *len = LENGTH(c);
+  *enc = f;
+  return CHAR(c);
+}
+
+/* R's Seql (memory.c) on two strings given by their bytes: equal bytes
+   in one encoding are one cached CHARSXP; otherwise strings whose
+   declared encodings (UTF-8, latin1 or neither) agree differ, "bytes"
+   equals nothing else, and the rest compare translated to UTF-8.  */
+static int seql_bytes(const char *a, int32_t la, int ea, const char *b,
+                    int32_t lb, int eb)
+{
+  if (ea == eb)
+    return la == lb && memcmp(a, b, (size_t)la) == 0;
+  int ka = ea == 1 || ea == 2 ? ea : 0, kb = eb == 1 || eb == 2 ? eb : 0;
+  if (ka == kb || ea == 3 || eb == 3)
+    return 0;
+  SEXP ca = PROTECT(rfm_str_mkchar(a, la, ea));
+  SEXP cb = PROTECT(rfm_str_mkchar(b, lb, eb));
+  int v = strcmp(Rf_translateCharUTF8(ca), Rf_translateCharUTF8(cb)) == 0;
+  UNPROTECT(2);
+  return v;
+}
+
+/* x == y and x != y for character X and Y, R's rules (relop.c: Seql),
+   NA where either is NA.  An fmalloc operand is read from its block:
+   comparing makes no CHARSXPs.  */
 static SEXP string_equal(int ne, SEXP x, SEXP y)
 {
   R_xlen_t nx = XLENGTH(x), ny = XLENGTH(y);
@@ -1133,30 +1188,23 @@ static SEXP string_equal(int ne, SEXP x, SEXP y)
   if (rt == R_NilValue)
     rt = operand_runtime(y);
   SEXP ans = PROTECT(alloc_result(rt, LGLSXP, n));
+  /* read the blocks after the allocation, which may run R code */
+  str_operand ox, oy;
+  str_operand_init(&ox, x);
+  str_operand_init(&oy, y);
   int *r = LOGICAL(ans);
   const void *vmax = vmaxget();
   for (R_xlen_t i = 0, i1 = 0, i2 = 0; i < n; i++) {
-    SEXP a = STRING_ELT(x, i1), b = STRING_ELT(y, i2);
+    int32_t la = 0, lb = 0;
+    int ea = 0, eb = 0;
+    const char *a = str_operand_get(&ox, i1, &la, &ea);
+    const char *b = str_operand_get(&oy, i2, &lb, &eb);
     int v;
-    if (a == NA_STRING || b == NA_STRING)
+    if (a == NULL || b == NULL)
       v = NA_LOGICAL;
-    else if (a == b)
-      v = 1;
-    else {
-      /* R's Seql: CHARSXPs are cached, so two with the same bytes and
-         the same kind of encoding (declared UTF-8 or latin1, or not) are
-         one; others compare translated to UTF-8, bytes never.  */
-      cetype_t ca = Rf_getCharCE(a), cb = Rf_getCharCE(b);
-      int ka = ca == CE_UTF8 || ca == CE_LATIN1;
-      int kb = cb == CE_UTF8 || cb == CE_LATIN1;
-      if (ka == kb)
-        v = 0;
-      else if (ca == CE_BYTES || cb == CE_BYTES)
-        v = 0;
-      else
-        v = strcmp(Rf_translateCharUTF8(a), Rf_translateCharUTF8(b)) == 0;
-    }
-    r[i] = v == NA_LOGICAL ? v : (ne ? !v : v);
+    else
+      v = seql_bytes(a, la, ea, b, lb, eb) != ne;
+    r[i] = v;
     if (++i1 == nx)
       i1 = 0;
     if (++i2 == ny)

@@ -235,6 +235,20 @@ void rfm_str_init(void *p, R_xlen_t n, size_t cap);
 int rfm_str_valid(const void *p, size_t bytes, uint64_t n);
 SEXP rfm_str_cache(SEXP x, rfm_vector *v);
 SEXP rfm_str_make_char(rfm_store *s, R_xlen_t i);
+typedef struct rfm_str_reader {
+  rfm_store *s;
+  R_xlen_t n;
+  uint64_t cap;
+  const int64_t *start;
+  const int32_t *len;
+  const uint8_t *flags;
+  const char *bytes;
+} rfm_str_reader;
+void rfm_str_reader_init(rfm_str_reader *r, rfm_store *s);
+const char *rfm_str_read(const rfm_str_reader *r, R_xlen_t i, int32_t *len,
+                         int *enc);
+SEXP rfm_str_mkchar(const char *b, int32_t len, int enc);
+uint8_t rfm_str_char_flags(SEXP c);
 SEXP rfm_str_elt(SEXP x, R_xlen_t i);
 void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c);
 void rfm_str_flush(SEXP x);

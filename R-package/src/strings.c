@@ -80,7 +80,9 @@ int rfm_str_valid(const void *p, size_t bytes, uint64_t n)
   return table <= bytes && h->cap <= bytes - table && h->used <= h->cap;
 }
 
-static uint8_t char_flags(SEXP c)
+/* The block's flags for the CHARSXP C: NA, or its encoding (as
+   rfm_str_read).  */
+uint8_t rfm_str_char_flags(SEXP c)
 {
   if (c == NA_STRING)
     return RFM_STR_NA;
@@ -96,27 +98,63 @@ static uint8_t char_flags(SEXP c)
   }
 }
 
+/* A reader of the character block of S: the table and byte area checked
+   once against the block's size, their bounds kept here, so that what
+   the block says later cannot move a read outside it.  */
+void rfm_str_reader_init(rfm_str_reader *r, rfm_store *s)
+{
+  void *p = s->payload;
+  if (!rfm_str_valid(p, s->bytes, (uint64_t)s->length))
+    Rf_error("the character vector's block is damaged (record %llu)",
+             (unsigned long long)s->record_id);
+  r->s = s;
+  r->n = s->length;
+  r->cap = rfm_str_hdr(p)->cap;
+  r->start = rfm_str_start(p);
+  r->len = rfm_str_len(p);
+  r->flags = rfm_str_flags(p);
+  r->bytes = rfm_str_bytes(p);
+}
+
+/* The bytes of element I (*LEN of them, in encoding *ENC: 0 native,
+   1 UTF-8, 2 latin1, 3 bytes), or NULL for NA.  */
+const char *rfm_str_read(const rfm_str_reader *r, R_xlen_t i, int32_t *len,
+                         int *enc)
+{
+  uint8_t f = r->flags[i];
+  if (f & RFM_STR_NA)
+    return NULL;
+  int64_t start = r->start[i];
+  int32_t l = r->len[i];
+  if (start < 0 || l < 0 || (uint64_t)start > r->cap ||
+      (uint64_t)l > r->cap - (uint64_t)start)
+    Rf_error("element %lld of a character vector is damaged (record %llu)",
+             (long long)i + 1, (unsigned long long)r->s->record_id);
+  *len = l;
+  *enc = f & RFM_STR_ENC_MASK;
+  return r->bytes + start;
+}
+
+static const cetype_t str_enc[] = {CE_NATIVE, CE_UTF8, CE_LATIN1, CE_BYTES};
+
 /* The CHARSXP of element I of S, made from the block. */
 SEXP rfm_str_make_char(rfm_store *s, R_xlen_t i)
 {
-  void *p = s->payload;
-  rfm_str_header *h = p;
-  if (!rfm_str_valid(p, s->bytes, (uint64_t)s->length) || i < 0 ||
-      i >= s->length)
+  rfm_str_reader r;
+  rfm_str_reader_init(&r, s);
+  if (i < 0 || i >= r.n)
     Rf_error("the character vector's block is damaged (record %llu)",
              (unsigned long long)s->record_id);
-  uint8_t f = rfm_str_flags(p)[i];
-  if (f & RFM_STR_NA)
-    return NA_STRING;
-  int64_t start = rfm_str_start(p)[i];
-  int32_t len = rfm_str_len(p)[i];
-  if (start < 0 || len < 0 || (uint64_t)start > h->cap ||
-      (uint64_t)len > h->cap - (uint64_t)start)
-    Rf_error("element %lld of a character vector is damaged (record %llu)",
-             (long long)i + 1, (unsigned long long)s->record_id);
-  static const cetype_t enc[] = {CE_NATIVE, CE_UTF8, CE_LATIN1, CE_BYTES};
-  return Rf_mkCharLenCE(rfm_str_bytes(p) + start, len,
-                        enc[f & RFM_STR_ENC_MASK]);
+  int32_t len;
+  int enc;
+  const char *b = rfm_str_read(&r, i, &len, &enc);
+  return b == NULL ? NA_STRING : Rf_mkCharLenCE(b, len, str_enc[enc]);
+}
+
+/* The CHARSXP of LEN bytes at B in encoding ENC (as rfm_str_read). */
+SEXP rfm_str_mkchar(const char *b, int32_t len, int enc)
+{
+  return Rf_mkCharLenCE(b, len, str_enc[enc & RFM_STR_ENC_MASK]);
 }
 
 /* The cache of X (handle V), made or refreshed for the store's current
@@ -215,7 +253,7 @@ static void str_grow(rfm_store *s, size_t extra)
 /* Element I of the character store S becomes the CHARSXP C. */
 void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c)
 {
-  uint8_t f = char_flags(c);
+  uint8_t f = rfm_str_char_flags(c);
   size_t len = c == NA_STRING ? 0 : (size_t)LENGTH(c);
   void *p = s->payload;
   if (len > (size_t)rfm_str_len(p)[i] || (rfm_str_flags(p)[i] & RFM_STR_NA)) {
@@ -239,7 +277,7 @@ static int str_same(void *p, R_xlen_t i, SEXP c)
   uint8_t f = rfm_str_flags(p)[i];
   if (c == NA_STRING)
     return (f & RFM_STR_NA) != 0;
-  if ((f & RFM_STR_NA) || f != char_flags(c) || rfm_str_len(p)[i] != LENGTH(c))
+  if ((f & RFM_STR_NA) || f != rfm_str_char_flags(c) || rfm_str_len(p)[i] != LENGTH(c))
     return 0;
   return memcmp(rfm_str_bytes(p) + rfm_str_start(p)[i], CHAR(c),
                 (size_t)LENGTH(c)) == 0;

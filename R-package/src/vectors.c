@@ -233,6 +233,20 @@ static SEXP wanted_class(SEXP x)
   return XLENGTH(dim) == 2 ? cls_matrix : cls_array;
 }
 
+/* How many of the class names CLS are the package's (the others: in
+   *FOREIGN).  */
+static int count_classes(SEXP cls, int *foreign)
+{
+  int ours = 0;
+  for (R_xlen_t i = 0; i < Rf_xlength(cls); i++) {
+    if (fm_class_name(STRING_ELT(cls, i)))
+      ours++;
+    else
+      (*foreign)++;
+  }
+  return ours;
+}
+
 /* Give the result X the class it should have: ours if it is a
    file-backed vector without a class of its own, none of ours if it is
    an ordinary R object.  Changes X in place when FRESH (the package
@@ -247,13 +261,7 @@ SEXP C_rfm_finish(SEXP x, SEXP fresh)
   if (ATTRIB(x) == R_NilValue && !rfm_is_fmalloc(y))
     return x;
   SEXP cls = Rf_getAttrib(x, R_ClassSymbol);
-  int foreign = 0, ours = 0;
-  for (R_xlen_t i = 0; i < Rf_xlength(cls); i++) {
-    if (fm_class_name(STRING_ELT(cls, i)))
-      ours++;
-    else
-      foreign++;
-  }
+  int foreign = 0, ours = count_classes(cls, &foreign);
   int file_backed = rfm_is_fmalloc(y) && TYPEOF(x) != VECSXP;
   if (foreign && ours == 0)
     return x;
@@ -397,13 +405,37 @@ SEXP C_rfm_assign_attr(SEXP x, SEXP which, SEXP value, SEXP call, SEXP env)
   return x;
 }
 
+/* Give ANS the attributes of X without the fmalloc classes (a foreign
+   class keeps them all).  */
+static void plain_attributes(SEXP ans, SEXP x)
+{
+  SHALLOW_DUPLICATE_ATTRIB(ans, x);
+  init_classes();
+  int foreign = 0, ours = count_classes(Rf_getAttrib(ans, R_ClassSymbol),
+                                        &foreign);
+  if (ours && !foreign)
+    Rf_setAttrib(ans, R_ClassSymbol, R_NilValue);
+}
+
+/* Character vectors up to this length are viewed as an ordinary R
+   vector of their CHARSXPs (see C_rfm_view).  */
+#define RFM_PLAIN_STRINGS_MAX ((R_xlen_t)1 << 27)
+
 /* A view of the fmalloc vector X for reading: a new handle on X's data
    with X's attributes but not its fmalloc class (R_NilValue for
    anything else).  Printing and formatting go through a view: R's
    print.default keeps a reference to what it printed, which would make
    R count X as shared for ever (and copy it before the next
    assignment); the view takes that reference instead.  A view of a
-   private vector is not pinned: it is for reading only.  */
+   private vector is not pinned: it is for reading only.
+
+   A character vector of up to 2^27 elements is viewed as an ordinary
+   character vector of the CHARSXPs X's cache holds (all of them made):
+   R reads an ALTREP string one method call per element, which made
+   unique(), match() and the like 6 to 12 times slower than on a plain
+   vector.  Only pointers are copied (8 bytes an element, beside the
+   CHARSXPs the cache keeps anyway), for the length of one base R call;
+   longer vectors get the handle, which costs no memory.  */
 SEXP C_rfm_view(SEXP x)
 {
   SEXP y = rfm_unwrap(x);
@@ -411,6 +443,16 @@ SEXP C_rfm_view(SEXP x)
     return R_NilValue;
   rfm_vector *v = rfm_vec(y);
   rfm_store *s = v->store;
+  if (s->type == STRSXP && s->length <= RFM_PLAIN_STRINGS_MAX) {
+    const SEXP *c = STRING_PTR_RO(y); /* the cache, every element made */
+    SEXP ans = PROTECT(Rf_allocVector(STRSXP, s->length));
+    c = STRING_PTR_RO(y); /* reread: the allocation may have run R code */
+    for (R_xlen_t i = 0; i < s->length; i++)
+      SET_STRING_ELT(ans, i, c[i]);
+    plain_attributes(ans, x);
+    UNPROTECT(1);
+    return ans;
+  }
   SEXP ans = PROTECT(rfm_make_vector(rfm_runtime_ext_of(y), s, v->pinned));
   rfm_vector *a = rfm_handle(ans);
   if (v->clone) {
@@ -426,18 +468,7 @@ SEXP C_rfm_view(SEXP x)
   }
   if (v->clone)
     rfm_set_slot(ans, RFM_SLOT_SOURCE, rfm_slot(y, RFM_SLOT_SOURCE));
-  SHALLOW_DUPLICATE_ATTRIB(ans, x);
-  init_classes();
-  SEXP cls = Rf_getAttrib(ans, R_ClassSymbol);
-  int ours = 0, foreign = 0;
-  for (R_xlen_t i = 0; i < Rf_xlength(cls); i++) {
-    if (fm_class_name(STRING_ELT(cls, i)))
-      ours++;
-    else
-      foreign++;
-  }
-  if (ours && !foreign)
-    Rf_setAttrib(ans, R_ClassSymbol, R_NilValue);
+  plain_attributes(ans, x);
   UNPROTECT(1);
   return ans;
 }

@@ -135,6 +135,49 @@ test_that("generics and masked functions match base R", {
   expect_identical(nchar(c("ab", NA)), base::nchar(c("ab", NA)))
 })
 
+test_that("== and != on character vectors follow R's encoding rules", {
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  old <- options(Rfmalloc.threshold = 2)
+  on.exit(options(old))
+  utf8 <- "caf\u00e9"
+  latin1 <- iconv(utf8, "UTF-8", "latin1")
+  bytes <- "caf\xc3\xa9"
+  Encoding(bytes) <- "bytes"
+  native <- enc2native(utf8)
+  vals <- c(utf8, latin1, bytes, native, "cafe", NA, "", "caf")
+  x <- as_fmalloc(vals, runtime = rt)
+  expect_true(is_fmalloc(x))
+  for (v in as.list(vals)) {
+    expect_same(x == v, vals == v)
+    expect_same(v != x, v != vals)
+  }
+  # UTF-8 and latin1 spellings of one string are equal, bytes never are
+  expect_same(x == latin1, c(TRUE, TRUE, FALSE, TRUE, FALSE, NA, FALSE,
+                             FALSE))
+  y <- as_fmalloc(rev(vals), runtime = rt)
+  expect_same(x == y, vals == rev(vals))
+  expect_same(x != y, vals != rev(vals))
+  expect_same(x == y[1:2], vals == rev(vals)[1:2])
+  expect_warning(r <- x == y[1:3], "longer object length")
+  expect_same(r, suppressWarnings(vals == rev(vals)[1:3]))
+  expect_same(x == character(), logical())
+})
+
+test_that("base functions see a character vector's current strings", {
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  x <- as_fmalloc(c("b", "a", "b", NA), runtime = rt)
+  expect_same(unique(x), c("b", "a", NA))
+  x[2] <- "c"
+  expect_same(unique(x), c("b", "c", NA))
+  expect_same(match("c", x), 2L)
+  expect_same(x == "c", c(FALSE, TRUE, FALSE, NA))
+  # written through R's STRING_PTR (sort in place on a private copy)
+  z <- x
+  z[4] <- "a"
+  expect_same(sort(z), c("a", "b", "b", "c"))
+  expect_same(x[], c("b", "c", "b", NA))
+})
+
 test_that("results of operators and Math on default objects stay classed", {
   rt <- open_fmalloc(heap_dir(), mode = "scratch")
   old <- options(Rfmalloc.threshold = 5)
