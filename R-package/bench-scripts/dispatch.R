@@ -31,6 +31,10 @@ bench <- function(op, base_expr, fm_expr, check = TRUE) {
   fm_expr <- substitute(fm_expr)
   env <- parent.frame()
   tb <- tf <- numeric(rounds)
+  # one untimed run each first: byte compiling, first-touch page faults
+  # and caches would otherwise land in the first round of one side
+  eval(base_expr, env)
+  eval(fm_expr, env)
   for (r in seq_len(rounds)) {
     tb[r] <- tm(base_expr, env)
     tf[r] <- tm(fm_expr, env)

@@ -548,12 +548,11 @@ static int interpreted(SEXP caller)
   static SEXP sym_tmp = NULL;
   if (sym_tmp == NULL)
     sym_tmp = Rf_install("*tmp*");
-  return TYPEOF(caller) != ENVSXP ||
-         Rf_findVarInFrame3(caller, sym_tmp, FALSE) != R_UnboundValue;
+  return TYPEOF(caller) != ENVSXP || R_existsVarInFrame(caller, sym_tmp);
 }
 
 /* How many variables of ENV (up to 2) hold X itself (not through a
-   promise)?  */
+   promise; active bindings are not run)?  */
 static int bindings(SEXP env, SEXP x)
 {
   if (TYPEOF(env) != ENVSXP)
@@ -562,7 +561,7 @@ static int bindings(SEXP env, SEXP x)
   int found = 0;
   for (R_xlen_t i = 0; i < XLENGTH(names) && found < 2; i++) {
     SEXP sym = Rf_installTrChar(STRING_ELT(names, i));
-    if (Rf_findVarInFrame3(env, sym, FALSE) == x)
+    if (!R_BindingIsActive(sym, env) && Rf_findVarInFrame(env, sym) == x)
       found++;
   }
   UNPROTECT(1);

@@ -444,9 +444,8 @@ SEXP C_rfm_view(SEXP x)
   rfm_vector *v = rfm_vec(y);
   rfm_store *s = v->store;
   if (s->type == STRSXP && s->length <= RFM_PLAIN_STRINGS_MAX) {
-    const SEXP *c = STRING_PTR_RO(y); /* the cache, every element made */
     SEXP ans = PROTECT(Rf_allocVector(STRSXP, s->length));
-    c = STRING_PTR_RO(y); /* reread: the allocation may have run R code */
+    const SEXP *c = STRING_PTR_RO(y); /* the cache, every element made */
     for (R_xlen_t i = 0; i < s->length; i++)
       SET_STRING_ELT(ans, i, c[i]);
     plain_attributes(ans, x);

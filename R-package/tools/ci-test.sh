@@ -55,7 +55,9 @@ then
   exit 1
 fi
 grep -E '^Status:' check.log
-grep -E 'NOTE' check.log || true
+# The text of each NOTE: its "* checking ... NOTE" line and what follows
+# up to the next check.
+awk '/^\* .*NOTE$/ { on = 1; print; next } /^\* / { on = 0 } on' check.log
 # What the crash and long-vector tests report (kills survived, times).
 grep -h -E '^(kill -9 test|long vector test|larger-than-memory test)' \
   Rfmalloc.Rcheck/tests/testthat.Rout 2>/dev/null || true

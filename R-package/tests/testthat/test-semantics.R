@@ -213,6 +213,28 @@ test_that("assignments in compiled functions and loops change the record", {
   cleanup_fmalloc(rt)
 })
 
+test_that("deciding whether an assignment may edit runs no active binding", {
+  rt <- open_fmalloc(heap_file())
+  fmalloc_save(as.double(1:20), "v", runtime = rt)
+  ran <- FALSE
+  f <- function(rt) {
+    z <- fmalloc_load("v", runtime = rt)
+    makeActiveBinding("ab", function() {
+      ran <<- TRUE
+      z
+    }, environment())
+    # list() leaves z's reference count raised: the variables are looked at
+    l <- list(z)
+    rm(l)
+    z[1] <- -1
+    z
+  }
+  z <- f(rt)
+  expect_false(ran)
+  expect_same(fmalloc_load("v", runtime = rt)[1:2], c(-1, 2))
+  cleanup_fmalloc(rt)
+})
+
 test_that("readRDS of a reference gives a handle that edits the record", {
   path <- heap_file()
   rds <- tempfile(fileext = ".rds")
