@@ -52,18 +52,32 @@ static void check_record(const char *path, uint64_t seed)
   ck_assert_fmr_ok(fmr_close(heap));
 }
 
+/* A new heap at PATH with a PAYLOAD-byte block filled from SEED (*P). */
+static fmr_heap *heap_with_block(const char *path, uint64_t seed,
+                                 unsigned char **p)
+{
+  fmr_heap *heap;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)p));
+  tu_fill(*p, PAYLOAD, seed);
+  return heap;
+}
+
+/* Commit the block P of HEAP as the record "rec", synced. */
+static void commit_rec(fmr_heap *heap, unsigned char *p)
+{
+  uint64_t id;
+  ck_assert_fmr_ok(
+      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+}
+
 START_TEST(test_child_writes_stay_in_child)
 {
   char *dir = tu_tmpdir();
   char *path = tu_path(dir, "fork.fmr");
-  fmr_heap *heap;
   unsigned char *p;
-  uint64_t id;
-  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
-  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
-  tu_fill(p, PAYLOAD, 7);
-  ck_assert_fmr_ok(
-      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  fmr_heap *heap = heap_with_block(path, 7, &p);
+  commit_rec(heap, p);
   struct child_arg a = {heap, p, FMR_EFORKED};
   ck_assert_int_eq(tu_wait(tu_fork(scribble_child, &a)), 0);
   /* the parent's view and the file are unchanged */
@@ -79,14 +93,9 @@ START_TEST(test_reader_child_writes_without_fault)
 {
   char *dir = tu_tmpdir();
   char *path = tu_path(dir, "fork-ro.fmr");
-  fmr_heap *heap;
   unsigned char *p;
-  uint64_t id;
-  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
-  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
-  tu_fill(p, PAYLOAD, 7);
-  ck_assert_fmr_ok(
-      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  fmr_heap *heap = heap_with_block(path, 7, &p);
+  commit_rec(heap, p);
   ck_assert_fmr_ok(fmr_close(heap));
   /* a reader's mapping is read-only; its child's private copy is not */
   fmr_record rec;
@@ -118,16 +127,11 @@ START_TEST(test_parent_goes_on_after_fork)
 {
   char *dir = tu_tmpdir();
   char *path = tu_path(dir, "fork-on.fmr");
-  fmr_heap *heap;
   unsigned char *p;
-  uint64_t id;
-  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
-  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
-  tu_fill(p, PAYLOAD, 9);
+  fmr_heap *heap = heap_with_block(path, 9, &p);
   struct child_arg a = {heap, p, FMR_EFORKED};
   ck_assert_int_eq(tu_wait(tu_fork(read_child, &a)), 0);
-  ck_assert_fmr_ok(
-      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  commit_rec(heap, p);
   tu_fill(p, PAYLOAD, 11);
   ck_assert_fmr_ok(fmr_close(heap));
   check_record(path, 11);
@@ -169,14 +173,9 @@ START_TEST(test_reader_child_refreshes)
 {
   char *dir = tu_tmpdir();
   char *path = tu_path(dir, "fork-refresh.fmr");
-  fmr_heap *heap;
   unsigned char *p;
-  uint64_t id;
-  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
-  ck_assert_fmr_ok(fmr_malloc(heap, PAYLOAD, (void **)&p));
-  tu_fill(p, PAYLOAD, 7);
-  ck_assert_fmr_ok(
-      fmr_commit(heap, p, 1, PAYLOAD, "rec", NULL, 0, FMR_COMMIT_SYNC, &id));
+  fmr_heap *heap = heap_with_block(path, 7, &p);
+  commit_rec(heap, p);
   ck_assert_fmr_ok(fmr_close(heap));
   int64_t before = tu_file_size(path);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));

@@ -258,13 +258,7 @@ static SEXP copy_vector(SEXP x, rfm_vector *v)
   SEXP ans = PROTECT(rfm_new_vector_cap(target, s->type, s->length, 0, cap));
   rfm_store *n = rfm_handle(ans)->store;
   memcpy(n->payload, s->payload, rfm_payload_size(s->type, s->length, cap));
-  /* The strings are the same: share the CHARSXPs already made.  */
-  SEXP cache = rfm_slot(x, RFM_SLOT_CACHE);
-  if (s->type == STRSXP && cache != R_NilValue &&
-      v->cache_version == s->str_version) {
-    rfm_set_slot(ans, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
-    rfm_handle(ans)->cache_version = n->str_version;
-  }
+  rfm_str_share_cache(ans, x); /* the strings are the same */
   UNPROTECT(1);
   return ans;
 }

@@ -2,7 +2,7 @@
    fmalloc vectors, and the copy of a result computed by base R into a
    heap (the methods in R/methods.R).  */
 
-#include "rfmalloc.h"
+#include "ops.h"
 
 #include <limits.h>
 #include <string.h>
@@ -66,15 +66,7 @@ SEXP C_rfm_isna(SEXP x)
     break;
   }
   }
-  SEXP nm = Rf_getAttrib(x, R_NamesSymbol);
-  SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-  SEXP dn = Rf_getAttrib(x, R_DimNamesSymbol);
-  if (nm != R_NilValue)
-    Rf_setAttrib(ans, R_NamesSymbol, nm);
-  if (dim != R_NilValue)
-    Rf_setAttrib(ans, R_DimSymbol, dim);
-  if (dn != R_NilValue)
-    Rf_setAttrib(ans, R_DimNamesSymbol, dn);
+  rfm_copy_shape(ans, x);
   UNPROTECT(1);
   return finished(ans);
 }

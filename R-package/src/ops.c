@@ -379,6 +379,20 @@ static int unsupported(SEXP x)
 
 /* --- entry points ------------------------------------------------------ */
 
+/* Give ANS the names, dim and dimnames of X (those it has).  */
+void rfm_copy_shape(SEXP ans, SEXP x)
+{
+  SEXP names = Rf_getAttrib(x, R_NamesSymbol);
+  SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+  SEXP dimnames = Rf_getAttrib(x, R_DimNamesSymbol);
+  if (names != R_NilValue)
+    Rf_setAttrib(ans, R_NamesSymbol, names);
+  if (dim != R_NilValue)
+    Rf_setAttrib(ans, R_DimSymbol, dim);
+  if (dimnames != R_NilValue)
+    Rf_setAttrib(ans, R_DimNamesSymbol, dimnames);
+}
+
 /* !x (logic.c lunary): a logical x keeps all its attributes, a numeric
    one its names, dim and dimnames.  */
 static SEXP logical_not(SEXP x, SEXP rt)
@@ -395,19 +409,10 @@ static SEXP logical_not(SEXP x, SEXP rt)
     for (R_xlen_t i = 0; i < n; i++)
       r[i] = a[i] == NA_INTEGER ? NA_LOGICAL : a[i] == 0;
   }
-  if (TYPEOF(x) == LGLSXP) {
+  if (TYPEOF(x) == LGLSXP)
     SHALLOW_DUPLICATE_ATTRIB(ans, x);
-  } else {
-    SEXP names = Rf_getAttrib(x, R_NamesSymbol);
-    SEXP dim = Rf_getAttrib(x, R_DimSymbol);
-    SEXP dimnames = Rf_getAttrib(x, R_DimNamesSymbol);
-    if (names != R_NilValue)
-      Rf_setAttrib(ans, R_NamesSymbol, names);
-    if (dim != R_NilValue)
-      Rf_setAttrib(ans, R_DimSymbol, dim);
-    if (dimnames != R_NilValue)
-      Rf_setAttrib(ans, R_DimNamesSymbol, dimnames);
-  }
+  else
+    rfm_copy_shape(ans, x);
   UNPROTECT(1);
   return ans;
 }

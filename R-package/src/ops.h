@@ -1,6 +1,7 @@
-/* ops.h: declarations shared by summary.c, ops.c, vectors.c and init.c
-   (summary methods of the ALTREP classes; arithmetic, comparison, Math
-   and matrix reducers computed in C over the mapped memory).  */
+/* ops.h: declarations shared by summary.c, ops.c, kernels.c, vectors.c
+   and init.c (summary methods of the ALTREP classes; arithmetic,
+   comparison, Math and matrix reducers computed in C over the mapped
+   memory).  */
 
 #ifndef RFMALLOC_OPS_H
 #define RFMALLOC_OPS_H
@@ -16,6 +17,9 @@ SEXP rfm_real_Min(SEXP x, Rboolean narm);
 SEXP rfm_real_Max(SEXP x, Rboolean narm);
 int rfm_Is_sorted(SEXP x);
 int rfm_No_NA(SEXP x);
+
+/* ops.c */
+void rfm_copy_shape(SEXP ans, SEXP x);
 
 /* ops.c: .Call entry points */
 SEXP C_rfm_arith(SEXP op, SEXP x, SEXP y, SEXP rt);

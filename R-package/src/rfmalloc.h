@@ -250,6 +250,7 @@ const char *rfm_str_read(const rfm_str_reader *r, R_xlen_t i, int32_t *len,
 SEXP rfm_str_mkchar(const char *b, int32_t len, int enc);
 uint8_t rfm_str_char_flags(SEXP c);
 SEXP rfm_str_elt(SEXP x, R_xlen_t i);
+void rfm_str_share_cache(SEXP to, SEXP from);
 void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c);
 void rfm_str_flush(SEXP x);
 

@@ -485,19 +485,13 @@ static SEXP type_name_of_tag(uint32_t tag)
   int type = RFM_TAG_TYPE(tag);
   switch (type) {
   case LGLSXP:
-    return Rf_mkChar("logical");
   case INTSXP:
-    return Rf_mkChar("integer");
   case REALSXP:
-    return Rf_mkChar("double");
   case CPLXSXP:
-    return Rf_mkChar("complex");
   case RAWSXP:
-    return Rf_mkChar("raw");
   case STRSXP:
-    return Rf_mkChar("character");
   case VECSXP:
-    return Rf_mkChar("list");
+    return Rf_mkChar(Rf_type2char((SEXPTYPE)type)); /* typeof()'s name */
   default:
     return Rf_mkChar("unknown");
   }

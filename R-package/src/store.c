@@ -462,13 +462,7 @@ SEXP rfm_clone(SEXP x)
   c->alias = v->alias;
   rfm_set_slot(ans, RFM_SLOT_SOURCE, x);
   rfm_set_slot(ans, RFM_SLOT_OWNER, rfm_slot(x, RFM_SLOT_OWNER));
-  if (s->type == STRSXP) {
-    SEXP cache = rfm_slot(x, RFM_SLOT_CACHE);
-    if (cache != R_NilValue && v->cache_version == s->str_version) {
-      rfm_set_slot(ans, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
-      c->cache_version = s->str_version;
-    }
-  }
+  rfm_str_share_cache(ans, x);
   UNPROTECT(1);
   return ans;
 }
@@ -661,13 +655,7 @@ SEXP rfm_promote_wrapped(SEXP w, SEXP src)
   rfm_vector *a = rfm_handle(ans);
   a->alias = v->alias;
   rfm_set_slot(ans, RFM_SLOT_OWNER, rfm_slot(src, RFM_SLOT_OWNER));
-  if (s->type == STRSXP) {
-    SEXP cache = rfm_slot(src, RFM_SLOT_CACHE);
-    if (cache != R_NilValue && v->cache_version == s->str_version) {
-      rfm_set_slot(ans, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
-      a->cache_version = s->str_version;
-    }
-  }
+  rfm_str_share_cache(ans, src);
   DUPLICATE_ATTRIB(ans, w);
   protect_source(src, 1, R_NilValue); /* held by W */
   rfm_detach_clones(s, a);

@@ -172,6 +172,21 @@ SEXP rfm_str_cache(SEXP x, rfm_vector *v)
   return cache;
 }
 
+/* Give TO, a new handle on the same strings as FROM, a copy of FROM's
+   cache if it is current: the CHARSXPs already made serve TO too.  */
+void rfm_str_share_cache(SEXP to, SEXP from)
+{
+  rfm_vector *v = rfm_handle(from);
+  if (v->store->type != STRSXP)
+    return;
+  SEXP cache = rfm_slot(from, RFM_SLOT_CACHE);
+  if (cache != R_NilValue && v->cache_version == v->store->str_version) {
+    rfm_set_slot(to, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
+    rfm_vector *t = rfm_handle(to);
+    t->cache_version = t->store->str_version;
+  }
+}
+
 SEXP rfm_str_elt(SEXP x, R_xlen_t i)
 {
   rfm_vector *v = rfm_vec(x);

@@ -458,13 +458,7 @@ SEXP C_rfm_view(SEXP x)
     a->clone = 1;
     s->nclones++;
   }
-  if (s->type == STRSXP) {
-    SEXP cache = rfm_slot(y, RFM_SLOT_CACHE);
-    if (cache != R_NilValue && v->cache_version == s->str_version) {
-      rfm_set_slot(ans, RFM_SLOT_CACHE, Rf_shallow_duplicate(cache));
-      a->cache_version = s->str_version;
-    }
-  }
+  rfm_str_share_cache(ans, y);
   if (v->clone)
     rfm_set_slot(ans, RFM_SLOT_SOURCE, rfm_slot(y, RFM_SLOT_SOURCE));
   plain_attributes(ans, x);
