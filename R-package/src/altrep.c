@@ -253,11 +253,18 @@ static SEXP copy_vector(SEXP x, rfm_vector *v)
   size_t cap = 0;
   if (s->type == STRSXP) {
     rfm_str_flush(x);
-    cap = (size_t)rfm_str_hdr(s->payload)->cap;
+    rfm_str_reader r; /* the block checked: its cap bounds the copy */
+    rfm_str_reader_init(&r, s);
+    cap = (size_t)r.cap;
   }
   SEXP ans = PROTECT(rfm_new_vector_cap(target, s->type, s->length, 0, cap));
   rfm_store *n = rfm_handle(ans)->store;
   memcpy(n->payload, s->payload, rfm_payload_size(s->type, s->length, cap));
+  if (s->type == STRSXP &&
+      !rfm_str_check_all(n->payload, n->bytes, (uint64_t)n->length))
+    Rf_error("the character vector's block (record %llu) is damaged or "
+             "was changed by another process: load it again",
+             (unsigned long long)s->record_id);
   rfm_str_share_cache(ans, x); /* the strings are the same */
   UNPROTECT(1);
   return ans;
@@ -395,13 +402,20 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
   if (target == R_NilValue)
     return NULL;
   if (v->store->type == STRSXP) {
+    /* Every offset and length comes from the block, which a writer in
+       another process may change under a reader: each is checked by
+       rfm_str_read, and the copy never writes past what the first pass
+       sized (a second pass that finds more bytes is an error).  */
     rfm_str_flush(x);
-    void *src = rfm_payload(v);
+    rfm_str_reader r;
+    rfm_str_reader_init(&r, v->store);
     size_t total = 0;
     for (R_xlen_t k = 0; k < n; k++) {
       R_xlen_t j = subset_pos(indx, k, len);
-      if (j >= 0 && !(rfm_str_flags(src)[j] & RFM_STR_NA))
-        total += (size_t)rfm_str_len(src)[j];
+      int32_t l;
+      int enc;
+      if (j >= 0 && rfm_str_read(&r, j, &l, &enc) != NULL)
+        total += (size_t)l;
     }
     SEXP ans =
         PROTECT(rfm_new_vector_cap(target, STRSXP, n, 0, total ? total : 64));
@@ -413,7 +427,7 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
     } else {
       from = R_NilValue;
     }
-    src = rfm_payload(v); /* reread: allocating ANS ran R code (GC) */
+    rfm_str_reader_init(&r, v->store); /* again: allocating ANS ran GC */
     void *dst = rfm_handle(ans)->store->payload;
     uint64_t used = 0;
     for (R_xlen_t k = 0; k < n; k++) {
@@ -424,13 +438,23 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
       }
       if (from != R_NilValue)
         SET_VECTOR_ELT(to, k, VECTOR_ELT(from, j));
-      uint8_t f = rfm_str_flags(src)[j];
-      int32_t l = (f & RFM_STR_NA) ? 0 : rfm_str_len(src)[j];
-      memcpy(rfm_str_bytes(dst) + used,
-             rfm_str_bytes(src) + rfm_str_start(src)[j], (size_t)l);
+      int32_t l = 0;
+      int enc = 0;
+      const char *b = rfm_str_read(&r, j, &l, &enc);
+      if (b == NULL) {
+        rfm_str_flags(dst)[k] = RFM_STR_NA;
+        rfm_str_start(dst)[k] = (int64_t)used;
+        rfm_str_len(dst)[k] = 0;
+        continue;
+      }
+      if ((uint64_t)l > total - used)
+        Rf_error("the character vector (record %llu) changed while it was "
+                 "read: another process is writing it",
+                 (unsigned long long)v->store->record_id);
+      memcpy(rfm_str_bytes(dst) + used, b, (size_t)l);
       rfm_str_start(dst)[k] = (int64_t)used;
       rfm_str_len(dst)[k] = l;
-      rfm_str_flags(dst)[k] = f;
+      rfm_str_flags(dst)[k] = r.flags[j];
       used += (uint64_t)l;
     }
     rfm_str_hdr(dst)->used = used;

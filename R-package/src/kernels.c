@@ -60,7 +60,9 @@ SEXP C_rfm_isna(SEXP x)
     memset(r, 0, (size_t)n * sizeof(int));
     break;
   case STRSXP: {
-    const uint8_t *f = rfm_str_flags(s->payload);
+    rfm_str_reader rd; /* the block checked before its flags are read */
+    rfm_str_reader_init(&rd, s);
+    const uint8_t *f = rd.flags;
     for (R_xlen_t i = 0; i < n; i++)
       r[i] = (f[i] & RFM_STR_NA) != 0;
     break;
@@ -99,7 +101,9 @@ SEXP C_rfm_anyna(SEXP x)
             ISNAN(((const Rcomplex *)p)[i].i);
     break;
   case STRSXP: {
-    const uint8_t *f = rfm_str_flags(s->payload);
+    rfm_str_reader rd; /* the block checked before its flags are read */
+    rfm_str_reader_init(&rd, s);
+    const uint8_t *f = rd.flags;
     for (R_xlen_t i = 0; i < n && !any; i++)
       any = (f[i] & RFM_STR_NA) != 0;
     break;

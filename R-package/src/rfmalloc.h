@@ -245,6 +245,7 @@ typedef struct rfm_str_reader {
   const char *bytes;
 } rfm_str_reader;
 void rfm_str_reader_init(rfm_str_reader *r, rfm_store *s);
+int rfm_str_check_all(const void *p, size_t bytes, uint64_t n);
 const char *rfm_str_read(const rfm_str_reader *r, R_xlen_t i, int32_t *len,
                          int *enc);
 SEXP rfm_str_mkchar(const char *b, int32_t len, int enc);

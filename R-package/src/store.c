@@ -483,6 +483,16 @@ static void detach_handle(rfm_vector *v, SEXP x)
   rfm_store *n = store_copy(target, s);
   if (n == NULL)
     Rf_error("out of memory copying an fmalloc vector");
+  if (n->type == STRSXP &&
+      !rfm_str_check_all(n->payload, n->bytes, (uint64_t)n->length)) {
+    /* the source changed under this reader (or is damaged): the copy
+       would be written by code that trusts its offsets */
+    uint64_t id = s->record_id;
+    rfm_store_release(n);
+    Rf_error("the character vector's block (record %llu) is damaged or "
+             "was changed by another process: load it again",
+             (unsigned long long)id);
+  }
   int cache_ok = s->type == STRSXP && v->cache_version == s->str_version;
   handle_unlink(v); /* may release S */
   v->clone = 0;

@@ -80,6 +80,28 @@ int rfm_str_valid(const void *p, size_t bytes, uint64_t n)
   return table <= bytes && h->cap <= bytes - table && h->used <= h->cap;
 }
 
+/* Is the block P of BYTES bytes a character payload of N elements whose
+   every element lies inside its byte area?  Run on a private copy of a
+   block that another process could have changed (the copy a clone
+   detaches to): after this, the writing code may trust the copy.  */
+int rfm_str_check_all(const void *p, size_t bytes, uint64_t n)
+{
+  if (!rfm_str_valid(p, bytes, n))
+    return 0;
+  const rfm_str_header *h = p;
+  const int64_t *start = (const int64_t *)((const char *)p + sizeof *h);
+  const int32_t *len = (const int32_t *)(start + n);
+  const uint8_t *flags = (const uint8_t *)(len + n);
+  for (uint64_t i = 0; i < n; i++) {
+    if (flags[i] & RFM_STR_NA)
+      continue;
+    if (start[i] < 0 || len[i] < 0 || (uint64_t)start[i] > h->used ||
+        (uint64_t)len[i] > h->used - (uint64_t)start[i])
+      return 0;
+  }
+  return 1;
+}
+
 /* The block's flags for the CHARSXP C: NA, or its encoding (as
    rfm_str_read).  */
 uint8_t rfm_str_char_flags(SEXP c)
@@ -105,7 +127,8 @@ void rfm_str_reader_init(rfm_str_reader *r, rfm_store *s)
 {
   void *p = s->payload;
   if (!rfm_str_valid(p, s->bytes, (uint64_t)s->length))
-    Rf_error("the character vector's block is damaged (record %llu)",
+    Rf_error("the character vector's block (record %llu) is damaged or "
+             "was changed by another process: load it again",
              (unsigned long long)s->record_id);
   r->s = s;
   r->n = s->length;
@@ -128,7 +151,8 @@ const char *rfm_str_read(const rfm_str_reader *r, R_xlen_t i, int32_t *len,
   int32_t l = r->len[i];
   if (start < 0 || l < 0 || (uint64_t)start > r->cap ||
       (uint64_t)l > r->cap - (uint64_t)start)
-    Rf_error("element %lld of a character vector is damaged (record %llu)",
+    Rf_error("element %lld of a character vector is damaged or was "
+             "changed by another process (record %llu): load it again",
              (long long)i + 1, (unsigned long long)r->s->record_id);
   *len = l;
   *enc = f & RFM_STR_ENC_MASK;
