@@ -44,6 +44,12 @@ save_object <- function(x, name, runtime, owner) {
     runtime <- fmalloc_runtime_of(x)
   }
   runtime <- resolve_runtime(runtime)
+  if (.Call(C_rfm_runtime_inherited, runtime)) {
+    stop("cannot save into '", fmalloc_runtime_info(runtime)$path,
+         "': its runtime was opened by the parent of this process, and a ",
+         "forked child cannot save into it (return the value to the ",
+         "parent instead)", call. = FALSE)
+  }
   if (!same_runtime(x, runtime)) {
     x <- copy_in(x, runtime)
   }

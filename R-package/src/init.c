@@ -16,6 +16,7 @@ SEXP C_rfm_alias(SEXP);
 SEXP C_rfm_set_attributes(SEXP, SEXP);
 SEXP C_rfm_is_fmalloc(SEXP);
 SEXP C_rfm_runtime_of(SEXP);
+SEXP C_rfm_runtime_inherited(SEXP);
 SEXP C_rfm_vector_info(SEXP);
 SEXP C_rfm_save(SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_mark_element(SEXP);
@@ -71,6 +72,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_set_attributes, 2),
     ENTRY(C_rfm_is_fmalloc, 1),
     ENTRY(C_rfm_runtime_of, 1),
+    ENTRY(C_rfm_runtime_inherited, 1),
     ENTRY(C_rfm_vector_info, 1),
     ENTRY(C_rfm_save, 4),
     ENTRY(C_rfm_mark_element, 1),

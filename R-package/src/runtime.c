@@ -159,10 +159,23 @@ SEXP rfm_runtime_find(const char *path)
       continue;
     rfm_runtime *r = R_ExternalPtrAddr(key);
     if (r != NULL && r->heap != NULL && !r->close_requested &&
-        strcmp(r->path, path) == 0)
+        !rfm_forked(r) && strcmp(r->path, path) == 0)
       return key;
   }
   return R_NilValue;
+}
+
+/* Does this process hold a runtime for PATH that its parent opened? */
+static int inherited_runtime(const char *path)
+{
+  for (SEXP p = CDR(runtime_list); p != R_NilValue; p = CDR(p)) {
+    SEXP key = R_WeakRefKey(CAR(p));
+    rfm_runtime *r = key == R_NilValue ? NULL : R_ExternalPtrAddr(key);
+    if (r != NULL && r->heap != NULL && rfm_forked(r) &&
+        strcmp(r->path, path) == 0)
+      return 1;
+  }
+  return 0;
 }
 
 /* --- orphaned list elements ------------------------------------------ */
@@ -300,7 +313,10 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
   options.initial_size = initial_size > 0 ? (uint64_t)initial_size : 0;
   fmr_heap *heap = NULL;
   int rc = fmr_open(path, &options, &heap);
-  if (rc == FMR_ELOCKED && !(flags & FMR_OPEN_CREATE)) {
+  /* A forked child opening the file its parent holds gets a reader: the
+     parent's writer lock is the one in the way.  */
+  if (rc == FMR_ELOCKED &&
+      (!(flags & FMR_OPEN_CREATE) || inherited_runtime(path))) {
     options.flags = flags | FMR_OPEN_READONLY;
     rc = fmr_open(path, &options, &heap);
   }

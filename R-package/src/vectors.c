@@ -5,8 +5,36 @@
 
 #include <string.h>
 
+/* The runtime where a vector the user asks to make in RT goes: RT, or
+   in a forked child (mclapply) whose RT the parent opened, the child's
+   own scratch runtime: the child cannot write the parent's heap, and
+   code that makes vectors in the default runtime should still run.  */
+static SEXP target_runtime(SEXP rt)
+{
+  if (TYPEOF(rt) == EXTPTRSXP && R_ExternalPtrTag(rt) == rfm_runtime_tag) {
+    rfm_runtime *r = R_ExternalPtrAddr(rt);
+    if (r != NULL && r->heap != NULL && rfm_forked(r)) {
+      SEXP t = rfm_result_runtime(rt);
+      if (t != R_NilValue)
+        return t;
+    }
+  }
+  return rt;
+}
+
+/* Is RT a runtime this process inherited across fork() (opened by its
+   parent)?  */
+SEXP C_rfm_runtime_inherited(SEXP rt)
+{
+  if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
+    Rf_error("not an fmalloc runtime");
+  rfm_runtime *r = R_ExternalPtrAddr(rt);
+  return Rf_ScalarLogical(r != NULL && r->heap != NULL && rfm_forked(r));
+}
+
 SEXP C_rfm_create(SEXP rt, SEXP type, SEXP length, SEXP zero)
 {
+  rt = target_runtime(rt);
   double n = Rf_asReal(length);
   if (ISNAN(n) || n < 0 || n > (double)R_XLEN_T_MAX)
     Rf_error("invalid length");
@@ -18,6 +46,7 @@ SEXP C_rfm_create(SEXP rt, SEXP type, SEXP length, SEXP zero)
    attributes are copied too.  */
 SEXP C_rfm_copy_in(SEXP rt, SEXP x)
 {
+  rt = target_runtime(rt);
   int type = TYPEOF(x);
   R_xlen_t n = XLENGTH(x);
   SEXP ans;
