@@ -307,9 +307,9 @@ reshape_list <- function(x, fun) {
     value <- list(value)
   }
   for (v in value) check_element(x, v)
-  all <- missing(i)
+  whole <- missing(i)
   reshape_list(x, function(y) {
-    if (all) y[] <- value else y[i] <- value
+    if (whole) y[] <- value else y[i] <- value
     y
   })
 }

@@ -541,6 +541,10 @@ test_that("fmalloc lists hold fmalloc lists at any depth", {
   fmalloc_save(a, "a")
   back <- fmalloc_load("n", runtime = rt)
   expect_s3_class(back$y$w, "fmalloc_list")
+  # ALTLIST objects at every depth where R has ALTLIST
+  has <- getRversion() >= "4.3.0"
+  expect_same(!is.null(list_ids(back$y)), has)
+  expect_same(!is.null(list_ids(back$y$w)), has)
   expect_same(back$y$z[], "q")
   expect_same(back$y$w$v[], FALSE)
   expect_same(names(back$y), c("z", "w"))
