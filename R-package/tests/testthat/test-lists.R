@@ -367,6 +367,17 @@ test_that("fmalloc_destroy of a vector a saved list holds takes only its name", 
   expect_error(e[1], "destroyed")
   cat <- list_fmalloc_allocations(rt)
   expect_same(cat$name[cat$state == "committed"], "e")
+  # the same for a list saved on its own and held by another
+  b <- as_fmalloc_list(list(x = c(1.5, 2.5)), runtime = rt)
+  fmalloc_save(b, "b")
+  a <- as_fmalloc_list(list(b = b), runtime = rt)
+  fmalloc_save(a, "a")
+  fmalloc_destroy("b", runtime = rt)
+  expect_error(fmalloc_load("b", runtime = rt), "no object named")
+  expect_same(fmalloc_load("a", runtime = rt)$b$x[], c(1.5, 2.5))
+  fmalloc_destroy("a", runtime = rt)
+  cat <- list_fmalloc_allocations(rt)
+  expect_same(cat$name[cat$state == "committed"], "e")
   cleanup_fmalloc(rt)
 })
 
