@@ -9,7 +9,10 @@
 #'
 #' `fmalloc_destroy()` frees the space of a vector (given as the vector or
 #' by name).  Every R object using that space becomes invalid: using it is
-#' an error.
+#' an error.  For a list, it frees the list and the elements that nothing
+#' else saved holds (see [create_fmalloc_list()]); a vector or list that a
+#' saved list still holds loses only its name, and keeps its data as that
+#' list's element (one without a name is an error).
 #'
 #' A committed vector is not freed when R collects it: only
 #' `fmalloc_destroy()` frees it.  Vectors that were never saved or
@@ -54,7 +57,8 @@ save_object <- function(x, name, runtime, owner) {
     x <- copy_in(x, runtime)
   }
   if (inherits(x, "fmalloc_list") || is.list(x)) {
-    return(invisible(save_list(x, name, runtime, owner)))
+    save_list(x, name, runtime, owner)
+    return(invisible(x))
   }
   meta <- serialize(stored_attributes(x), NULL, version = 3L)
   .Call(C_rfm_save, x, enc2utf8(name), meta, 0L)
@@ -88,23 +92,13 @@ fmalloc_destroy <- function(x, runtime = NULL) {
   if (is.character(x) && length(x) == 1L && !is_fmalloc(x)) {
     runtime <- resolve_runtime(runtime)
     found <- .Call(C_rfm_find, runtime, enc2utf8(x))
-    meta <- .Call(C_rfm_meta, found)
-    attrs <- if (length(meta)) unserialize(meta) else NULL
-    if (isTRUE(attr(attrs, "fmalloc_container"))) {
-      destroy_list(found, list_element_records(found, runtime))
-    } else {
-      .Call(C_rfm_destroy, found)
-    }
+    destroy_object(found, runtime)
     return(invisible(NULL))
   }
-  if (is.list(x)) {
-    els <- Filter(function(el) !is.list(el) && is_fmalloc(el), unclass(x))
-    destroy_list(list_ids(x), els)
-    return(invisible(NULL))
-  }
-  if (!is_fmalloc(x)) {
+  if (!is.list(x) && !is_fmalloc(x)) {
     stop("'x' must be an fmalloc vector or the name of one", call. = FALSE)
   }
-  .Call(C_rfm_destroy, x)
+  rt <- fmalloc_runtime_of(x)
+  destroy_object(x, if (is.null(rt)) resolve_runtime(runtime) else rt)
   invisible(NULL)
 }

@@ -10,8 +10,12 @@
 
    - R >= 4.3: an ALTLIST of class fmalloc_list whose data1 is the ids
      vector and whose data2 is an ordinary VECSXP holding the elements.
-     Elt reads data2; Set_elt accepts only NULL or an fmalloc vector of
-     the list's runtime, anything else is an error.
+     Elt reads data2; Set_elt accepts only NULL, an fmalloc vector or
+     an fmalloc list of the list's runtime (a list that does not hold
+     this one, at any depth: compared by ids vector), anything else is
+     an error.  The ids vector need not have the list's length (an
+     element dropped or added since the list was saved): saving gives
+     it the list's length.
    - R 4.2 (no ALTLIST): an ordinary VECSXP with the ids vector in the
      attribute "fmalloc_ids" (R/lists.R); nothing here is used.
 
@@ -47,11 +51,43 @@ static void *runtime_addr(SEXP x)
   return rt == R_NilValue ? NULL : R_ExternalPtrAddr(rt);
 }
 
-/* Is V acceptable as an element of a list whose ids vector is IDS? */
+/* Are A and B fmalloc vectors on one store (one list's ids vector)? */
+static int same_store(SEXP a, SEXP b)
+{
+  a = rfm_unwrap(a);
+  b = rfm_unwrap(b);
+  rfm_vector *x = rfm_is_fmalloc(a) ? rfm_handle(a) : NULL;
+  rfm_vector *y = rfm_is_fmalloc(b) ? rfm_handle(b) : NULL;
+  return x != NULL && y != NULL && x->store != NULL && x->store == y->store;
+}
+
+/* Does the fmalloc list V, or a list it holds at any depth, have the
+   ids vector IDS (the storage of the list V would be put in)?  */
+static int holds_ids(SEXP v, SEXP ids)
+{
+  if (!rfm_is_fmalloc_list(v))
+    return 0;
+  if (same_store(R_altrep_data1(v), ids))
+    return 1;
+  R_CheckStack();
+  SEXP e = R_altrep_data2(v);
+  for (R_xlen_t i = 0; i < XLENGTH(e); i++)
+    if (holds_ids(VECTOR_ELT(e, i), ids))
+      return 1;
+  return 0;
+}
+
+/* Is V acceptable as an element of a list whose ids vector is IDS?
+   NULL, an fmalloc vector of its runtime, or an fmalloc list of its
+   runtime (not checked here: that it does not hold the list).  */
 static int element_ok(SEXP ids, SEXP v)
 {
   if (v == R_NilValue)
     return 1;
+  if (rfm_is_fmalloc_list(v)) {
+    void *rt = runtime_addr(R_altrep_data1(v));
+    return rt != NULL && rt == runtime_addr(ids);
+  }
   if (TYPEOF(v) == VECSXP)
     return 0;
   void *rt = runtime_addr(v);
@@ -61,13 +97,16 @@ static int element_ok(SEXP ids, SEXP v)
 static void check_element(SEXP ids, SEXP v)
 {
   if (!element_ok(ids, v))
-    Rf_error("elements of an fmalloc list must be NULL or fmalloc vectors "
-             "of the same runtime (use as_fmalloc(value, runtime = "
-             "fmalloc_runtime_of(x))), not %s",
+    Rf_error("elements of an fmalloc list must be NULL, fmalloc vectors or "
+             "fmalloc lists of the same runtime (use as_fmalloc(value, "
+             "runtime = fmalloc_runtime_of(x))), not %s",
              v == R_NilValue ? "NULL"
-             : rfm_is_fmalloc(rfm_unwrap(v))
-                 ? "an fmalloc vector of another runtime"
+             : rfm_is_fmalloc(rfm_unwrap(v)) || rfm_is_fmalloc_list(v)
+                 ? "an fmalloc object of another runtime"
                  : Rf_type2char(TYPEOF(v)));
+  if (holds_ids(v, ids))
+    Rf_error("an fmalloc list cannot hold itself (the value holds the "
+             "list, directly or deeper)");
 }
 
 /* A new list over IDS holding ELTS (a VECSXP, not copied: the caller
@@ -161,10 +200,12 @@ static SEXP list_UnserializeEX(SEXP cls, SEXP state, SEXP attr, int objf,
   SEXP ids = VECTOR_ELT(state, 0);
   SEXP elts = PROTECT(Rf_shallow_duplicate(VECTOR_ELT(state, 1)));
   R_xlen_t n = XLENGTH(elts);
-  int ok =
-      runtime_addr(ids) != NULL && TYPEOF(ids) == REALSXP && XLENGTH(ids) == n;
+  /* the ids vector may be shorter or longer than the list: it gets the
+     list's length when the list is saved */
+  int ok = runtime_addr(ids) != NULL && TYPEOF(ids) == REALSXP;
   for (R_xlen_t i = 0; ok && i < n; i++)
-    ok = element_ok(ids, VECTOR_ELT(elts, i));
+    ok = element_ok(ids, VECTOR_ELT(elts, i)) &&
+         !holds_ids(VECTOR_ELT(elts, i), ids);
   SEXP ans = PROTECT(ok ? make_list(ids, elts) : elts);
   for (SEXP a = attr; a != R_NilValue; a = CDR(a)) {
     if (!ok && TAG(a) == R_ClassSymbol && Rf_isString(CAR(a)) &&
@@ -192,7 +233,9 @@ void rfm_init_list_class(DllInfo *dll)
 }
 
 /* A new fmalloc list over the ids vector IDS (an fmalloc double vector),
-   with the elements of the list ELTS, or all NULL when ELTS is NULL.
+   with the elements of the list ELTS (of any length: the ids vector
+   takes the list's length when the list is saved), or XLENGTH(IDS)
+   NULLs when ELTS is NULL.
    ADOPT: ELTS is a list the caller made for this and drops, so it
    becomes the new list's storage (no copy: a copy would leave ELTS's
    references to the elements counted for ever, and R would copy an
@@ -207,8 +250,9 @@ SEXP C_rfm_list_new(SEXP ids, SEXP elts, SEXP adopt)
   if (elts == R_NilValue) {
     v = PROTECT(Rf_allocVector(VECSXP, n));
   } else {
-    if (TYPEOF(elts) != VECSXP || XLENGTH(elts) != n)
-      Rf_error("internal error: fmalloc list elements of the wrong length");
+    if (TYPEOF(elts) != VECSXP)
+      Rf_error("internal error: fmalloc list elements must be a list");
+    n = XLENGTH(elts);
     for (R_xlen_t i = 0; i < n; i++)
       check_element(ids, VECTOR_ELT(elts, i));
     if (Rf_asLogical(adopt) == TRUE && ATTRIB(elts) == R_NilValue &&
@@ -239,7 +283,8 @@ SEXP C_rfm_list_set(SEXP x, SEXP i, SEXP value)
     Rf_error("internal error: not an fmalloc list");
   double k = Rf_asReal(i);
   if (ISNAN(k) || k < 1 || k > (double)XLENGTH(x))
-    Rf_error("an fmalloc list cannot change its length");
+    Rf_error("internal error: element %.0f of an fmalloc list of %lld", k,
+             (long long)XLENGTH(x));
   check_element(R_altrep_data1(x), value);
   if (MAYBE_SHARED(x))
     x = Rf_shallow_duplicate(x);

@@ -26,6 +26,16 @@ SEXP C_rfm_destroy_each(SEXP);
 SEXP C_rfm_destroy_name(SEXP, SEXP);
 SEXP C_rfm_get_id(SEXP, SEXP);
 SEXP C_rfm_poke_real(SEXP, SEXP, SEXP);
+SEXP C_rfm_check_save(SEXP);
+SEXP C_rfm_list_fill(SEXP, SEXP, SEXP);
+SEXP C_rfm_list_attrs(SEXP);
+SEXP C_rfm_unname(SEXP);
+SEXP C_rfm_free_records(SEXP, SEXP);
+SEXP C_rfm_record_role(SEXP);
+SEXP C_rfm_same_store(SEXP, SEXP);
+SEXP C_rfm_reachable(SEXP, SEXP, SEXP);
+SEXP C_rfm_subtree(SEXP, SEXP);
+SEXP C_rfm_mark_records(SEXP, SEXP);
 SEXP C_rfm_list_new(SEXP, SEXP, SEXP);
 SEXP C_rfm_list_ids(SEXP);
 SEXP C_rfm_list_set(SEXP, SEXP, SEXP);
@@ -82,6 +92,16 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_destroy_name, 2),
     ENTRY(C_rfm_get_id, 2),
     ENTRY(C_rfm_poke_real, 3),
+    ENTRY(C_rfm_check_save, 1),
+    ENTRY(C_rfm_list_fill, 3),
+    ENTRY(C_rfm_list_attrs, 1),
+    ENTRY(C_rfm_unname, 1),
+    ENTRY(C_rfm_free_records, 2),
+    ENTRY(C_rfm_record_role, 1),
+    ENTRY(C_rfm_same_store, 2),
+    ENTRY(C_rfm_reachable, 3),
+    ENTRY(C_rfm_subtree, 2),
+    ENTRY(C_rfm_mark_records, 2),
     ENTRY(C_rfm_list_new, 3),
     ENTRY(C_rfm_list_ids, 1),
     ENTRY(C_rfm_list_set, 3),

@@ -46,6 +46,8 @@ void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role)
     tag |= RFM_TAG_ELEMENT;
   else if (role == RFM_ROLE_CONTAINER)
     tag |= RFM_TAG_CONTAINER;
+  else if (role == RFM_ROLE_NESTED)
+    tag |= RFM_TAG_CONTAINER | RFM_TAG_ELEMENT;
   fmr_record rec;
   int rc;
   if (!s->committed) {
@@ -65,6 +67,8 @@ void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role)
       tag = RFM_TAG(s->type) | RFM_TAG_ROLE(rec.type);
     else if (role == RFM_ROLE_MARK_ELEMENT)
       tag = RFM_TAG(s->type) | RFM_TAG_ROLE(rec.type) | RFM_TAG_ELEMENT;
+    else if (role == RFM_ROLE_NESTED)
+      tag = RFM_TAG(s->type) | RFM_TAG_ROLE(rec.type) | RFM_TAG_CONTAINER;
     if (name != NULL) {
       rc = fmr_record_rename(rt->heap, s->record_id, name);
       if (rc != FMR_OK)
@@ -121,7 +125,7 @@ SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta, SEXP role)
   if (name != R_NilValue)
     nm = Rf_translateCharUTF8(STRING_ELT(name, 0));
   int r = Rf_asInteger(role);
-  if (r < RFM_ROLE_PLAIN || r > RFM_ROLE_KEEP)
+  if (r < RFM_ROLE_PLAIN || (r > RFM_ROLE_KEEP && r != RFM_ROLE_NESTED))
     Rf_error("invalid record role");
   if (v->store->type == STRSXP)
     rfm_str_flush(x);
@@ -276,6 +280,133 @@ SEXP C_rfm_destroy_name(SEXP rt, SEXP name)
   return R_NilValue;
 }
 
+/* The checks of every write into a stored record, before anything is
+   written: an R error for a runtime that is closed, read-only, inherited
+   from the parent of a forked child, or not persistent.  */
+static void check_can_save(const rfm_runtime *rt)
+{
+  if (rt->heap == NULL)
+    Rf_error("the fmalloc runtime for '%s' is closed", rt->path);
+  if (rt->mode != FMR_MODE_PERSISTENT)
+    Rf_error("only vectors of a persistent runtime can be saved");
+  if (rt->readonly)
+    Rf_error("the fmalloc runtime for '%s' is read-only (another process "
+             "holds the writer lock)",
+             rt->path);
+  if (rfm_forked(rt))
+    Rf_error("the fmalloc runtime for '%s' was opened by the parent of "
+             "this process: a forked child cannot save into it",
+             rt->path);
+}
+
+/* Can the fmalloc vector X be saved (committed or its record changed)?
+   An R error if not; NULL.  Called before a list saves anything.  */
+SEXP C_rfm_check_save(SEXP x)
+{
+  x = arg_vector(x);
+  rfm_store *s = rfm_vec(x)->store;
+  if (s->malloced)
+    Rf_error("cannot save this vector: its data are in process memory "
+             "(its runtime could not hold a copy); copy it into a runtime "
+             "with as_fmalloc() first");
+  check_can_save(s->rt);
+  return R_NilValue;
+}
+
+/* A list's ids vector is [ids: n doubles | trailer]: the trailer, a
+   magic number, a byte count and the list's attributes serialized (what
+   the record's metadata also holds), so that the element ids and the
+   attributes (names) of a saved list change together, in the one atomic
+   step of fmr_record_set_payload.  Lists saved before the trailer have
+   only the ids; their attributes are the record's metadata.  */
+#define RFM_LIST_MAGIC 0x31305453494c4652ull /* "RFLIST01" */
+
+typedef struct rfm_list_trailer {
+  uint64_t magic;
+  uint64_t attr_bytes;
+} rfm_list_trailer;
+
+/* The ids vector IDS of an fmalloc list becomes VALUES (record ids, 0
+   for NULL), with their length, and ATTRS (raw: the serialized
+   attributes) its trailer.  Always a new block: for a committed ids
+   vector (a saved list) it replaces the record's payload atomically
+   (fmr_record_set_payload), so a crash leaves the old list or the new
+   one, elements and names together.  */
+SEXP C_rfm_list_fill(SEXP ids, SEXP values, SEXP attrs)
+{
+  ids = arg_vector(ids);
+  rfm_vector *v = rfm_vec(ids);
+  rfm_store *s = v->store;
+  if (s->type != REALSXP || TYPEOF(values) != REALSXP ||
+      TYPEOF(attrs) != RAWSXP)
+    Rf_error("internal error: bad ids vector");
+  if (s->malloced)
+    Rf_error("cannot save this list: its data are in process memory");
+  check_can_save(s->rt);
+  R_xlen_t n = XLENGTH(values);
+  size_t al = (size_t)XLENGTH(attrs);
+  size_t bytes = (size_t)n * sizeof(double) + sizeof(rfm_list_trailer) + al;
+  rfm_detach_clones(s, v);
+  void *p = NULL;
+  int rc = fmr_malloc(s->rt->heap, bytes, &p);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot store the ids of the list");
+  if (n > 0)
+    memcpy(p, REAL(values), (size_t)n * sizeof(double));
+  rfm_list_trailer t = {RFM_LIST_MAGIC, (uint64_t)al};
+  memcpy((char *)p + (size_t)n * sizeof(double), &t, sizeof t);
+  if (al > 0)
+    memcpy((char *)p + (size_t)n * sizeof(double) + sizeof t, RAW(attrs), al);
+  if (s->committed) {
+    rc = fmr_record_set_payload(s->rt->heap, s->record_id, p, (uint64_t)n);
+    if (rc != FMR_OK) {
+      fmr_free(s->rt->heap, p);
+      rfm_fail(rc, "cannot store the ids of the list");
+    }
+    fmr_record rec;
+    if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
+      s->generation = rec.generation;
+  } else {
+    fmr_free(s->rt->heap, s->payload);
+  }
+  s->payload = p;
+  s->bytes = bytes;
+  s->length = n;
+  return R_NilValue;
+}
+
+/* The serialized attributes in the trailer of the ids vector IDS of a
+   saved list (raw), or NULL when it has none (a list saved before the
+   trailer, or one never saved).  Checked against the record's block.  */
+SEXP C_rfm_list_attrs(SEXP ids)
+{
+  ids = arg_vector(ids);
+  rfm_store *s = rfm_vec(ids)->store;
+  if (s->type != REALSXP || !s->committed || s->malloced)
+    return R_NilValue;
+  fmr_record rec;
+  int rc = fmr_record_get(s->rt->heap, s->record_id, &rec);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record");
+  if (rec.payload == NULL || rec.length > rec.payload_bytes / sizeof(double))
+    return R_NilValue;
+  uint64_t off = rec.length * sizeof(double);
+  rfm_list_trailer t;
+  if (rec.payload_bytes - off < sizeof t)
+    return R_NilValue;
+  memcpy(&t, (const char *)rec.payload + off, sizeof t);
+  if (t.magic != RFM_LIST_MAGIC ||
+      t.attr_bytes > rec.payload_bytes - off - sizeof t ||
+      t.attr_bytes > (uint64_t)R_XLEN_T_MAX)
+    return R_NilValue;
+  SEXP ans = PROTECT(Rf_allocVector(RAWSXP, (R_xlen_t)t.attr_bytes));
+  if (t.attr_bytes > 0)
+    memcpy(RAW(ans), (const char *)rec.payload + off + sizeof t,
+           (size_t)t.attr_bytes);
+  UNPROTECT(1);
+  return ans;
+}
+
 /* IDS[I] <- VALUE for the ids vector of an fmalloc list (1-based I). */
 SEXP C_rfm_poke_real(SEXP ids, SEXP i, SEXP value)
 {
@@ -285,12 +416,139 @@ SEXP C_rfm_poke_real(SEXP ids, SEXP i, SEXP value)
   double k = Rf_asReal(i);
   if (s->type != REALSXP || ISNAN(k) || k < 1 || k > (double)s->length)
     Rf_error("internal error: bad poke");
-  if (!rfm_store_writable(s))
+  if (!rfm_store_writable(s) || (!s->malloced && s->rt->readonly))
     Rf_error("cannot change a list of a closed, read-only or inherited "
              "fmalloc runtime");
   rfm_detach_clones(s, v);
   ((double *)s->payload)[(R_xlen_t)k - 1] = Rf_asReal(value);
   return R_NilValue;
+}
+
+/* fmalloc_destroy() of the named record of X that a saved list still
+   holds: its name goes, its data stay as the list's element.  First
+   the element flag (while the name still makes it a root), then the
+   name: a crash between leaves it named.  */
+SEXP C_rfm_unname(SEXP x)
+{
+  x = arg_vector(x);
+  rfm_store *s = rfm_vec(x)->store;
+  if (!s->committed || s->malloced)
+    return R_NilValue;
+  check_can_destroy(s->rt);
+  rfm_commit(s, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
+  int rc = fmr_record_rename(s->rt->heap, s->record_id, NULL);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot remove the name of the record");
+  fmr_record rec;
+  if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
+    s->generation = rec.generation;
+  return R_NilValue;
+}
+
+/* Before a list is destroyed: flag the unnamed records IDS of RT (its
+   elements, at any depth) as list elements, so that once the list's own
+   record is gone the sweep frees those that nothing else holds.  */
+SEXP C_rfm_mark_records(SEXP rt, SEXP ids)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  check_can_destroy(r);
+  ids = PROTECT(Rf_coerceVector(ids, REALSXP));
+  for (R_xlen_t k = 0; k < XLENGTH(ids); k++) {
+    double d = REAL(ids)[k];
+    if (ISNAN(d) || d < 1)
+      continue;
+    uint64_t id = (uint64_t)d;
+    fmr_record rec;
+    if (fmr_record_get(r->heap, id, &rec) != FMR_OK ||
+        rec.state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec.type) ||
+        rec.name[0] != '\0' || (rec.type & RFM_TAG_ELEMENT))
+      continue;
+    rfm_store *s = rfm_store_find_record(r, id);
+    if (s != NULL && !s->dead) {
+      rfm_commit(s, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
+      continue;
+    }
+    size_t ml = rec.meta_len;
+    void *copy = ml ? R_alloc(ml, 1) : NULL;
+    if (ml)
+      memcpy(copy, rec.meta, ml);
+    int rc = fmr_record_update(r->heap, id, rec.type | RFM_TAG_ELEMENT,
+                               rec.length, copy, ml);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot update the record");
+  }
+  UNPROTECT(1);
+  return R_NilValue;
+}
+
+/* Free the records IDS of RT (those that still exist); every handle on
+   them becomes invalid.  */
+SEXP C_rfm_free_records(SEXP rt, SEXP ids)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  check_can_destroy(r);
+  ids = PROTECT(Rf_coerceVector(ids, REALSXP));
+  for (R_xlen_t k = 0; k < XLENGTH(ids); k++) {
+    double d = REAL(ids)[k];
+    if (ISNAN(d) || d < 1)
+      continue;
+    uint64_t id = (uint64_t)d;
+    fmr_record rec;
+    if (fmr_record_get(r->heap, id, &rec) != FMR_OK ||
+        rec.state != FMR_RECORD_COMMITTED)
+      continue;
+    rfm_store *s = rfm_store_find_record(r, id);
+    if (s != NULL && !s->dead) {
+      destroy_store(s);
+      continue;
+    }
+    int rc = fmr_record_free(r->heap, id);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot free the record");
+  }
+  UNPROTECT(1);
+  return R_NilValue;
+}
+
+/* list(id, named, element) for the fmalloc vector X: its record id (0
+   when it is not committed, -1 when X was destroyed), whether the record
+   has a name, whether it is flagged as a list element.  */
+SEXP C_rfm_record_role(SEXP x)
+{
+  x = rfm_unwrap(x);
+  if (!rfm_is_fmalloc(x))
+    Rf_error("'x' is not an fmalloc vector");
+  rfm_vector *v = rfm_handle(x);
+  rfm_store *s = v != NULL ? v->store : NULL;
+  double id = s == NULL || s->dead ? -1 : 0;
+  int named = 0, element = 0;
+  if (s != NULL && !s->dead && s->committed && !s->malloced) {
+    fmr_record rec;
+    int rc = fmr_record_get(s->rt->heap, s->record_id, &rec);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot read the record");
+    id = (double)rec.id;
+    named = rec.name[0] != '\0';
+    element = (rec.type & RFM_TAG_ELEMENT) != 0;
+  }
+  const char *names[] = {"id", "named", "element", ""};
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(ans, 0, Rf_ScalarReal(id));
+  SET_VECTOR_ELT(ans, 1, Rf_ScalarLogical(named));
+  SET_VECTOR_ELT(ans, 2, Rf_ScalarLogical(element));
+  UNPROTECT(1);
+  return ans;
+}
+
+/* Are the fmalloc vectors X and Y views of one store (one list's ids)? */
+SEXP C_rfm_same_store(SEXP x, SEXP y)
+{
+  x = rfm_unwrap(x);
+  y = rfm_unwrap(y);
+  rfm_vector *a = rfm_is_fmalloc(x) ? rfm_handle(x) : NULL;
+  rfm_vector *b = rfm_is_fmalloc(y) ? rfm_handle(y) : NULL;
+  return Rf_ScalarLogical(a != NULL && b != NULL && a->store != NULL &&
+                          a->store == b->store);
 }
 
 /* --- serialization by reference ------------------------------------- */

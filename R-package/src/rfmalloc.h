@@ -43,11 +43,14 @@
 /* Record type tags: this marker in the upper 16 bits, the SEXPTYPE in
    the low 8, and role flags between.  A list saved with fmalloc_save()
    is a CONTAINER record (its payload: the record ids of its elements,
-   as doubles) and ELEMENT records.  An unnamed ELEMENT record that no
-   CONTAINER lists is what a crash in the middle of saving or destroying
-   a list leaves behind (or an element a re-saved list let go of); the
-   writer frees such records when it opens the heap (rfm_sweep_orphans),
-   so lists are saved and destroyed all or nothing.  */
+   as doubles, then the list's attributes, persist.c) and ELEMENT
+   records; a list held by a list is both.  The roots are the named
+   records and those without the ELEMENT flag; an unnamed ELEMENT record
+   that no root reaches through containers is what a crash in the middle
+   of saving or destroying a list leaves behind (or an element a re-saved
+   list let go of); the writer frees such records when it opens the heap
+   (sweep_orphans in runtime.c), so lists are saved and destroyed all or
+   nothing.  */
 #define RFM_TAG_MARKER       0x52460000u
 #define RFM_TAG_ELEMENT      0x1000u
 #define RFM_TAG_CONTAINER    0x2000u
@@ -58,13 +61,16 @@
 
 /* Roles given to rfm_commit(): how the record's role flags change. */
 enum {
-  RFM_ROLE_PLAIN = 0,       /* a vector of its own: flags cleared */
-  RFM_ROLE_ELEMENT = 1,     /* a list element: new records flagged, a
-                               record committed before keeps its flags */
-  RFM_ROLE_CONTAINER = 2,   /* a list's ids vector */
-  RFM_ROLE_KEEP = 3,        /* leave the flags as they are */
-  RFM_ROLE_MARK_ELEMENT = 4 /* add the element flag to a committed record
+  RFM_ROLE_PLAIN = 0,        /* a vector of its own: flags cleared */
+  RFM_ROLE_ELEMENT = 1,      /* a list element: new records flagged, a
+                                record committed before keeps its flags */
+  RFM_ROLE_CONTAINER = 2,    /* a list's ids vector */
+  RFM_ROLE_KEEP = 3,         /* leave the flags as they are */
+  RFM_ROLE_MARK_ELEMENT = 4, /* add the element flag to a committed record
                                (before its list is destroyed) */
+  RFM_ROLE_NESTED = 5        /* the ids vector of a list held by a list:
+                                new records CONTAINER and ELEMENT, a
+                                record committed before gains CONTAINER */
 };
 
 struct rfm_store;

@@ -10,6 +10,7 @@
 #include "rfmalloc.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,68 +200,216 @@ static int id_set_add(id_set *s, uint64_t id)
   return 0;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
+/* The reachability graph of the catalog: every committed record of
+   ours in id order (fmr_record_foreach gives that order), with the ids
+   a container lists.  Roots are the named records and the records not
+   flagged as list elements; a record is kept when a root reaches it
+   through containers (nested lists at any depth, cycles harmless).  */
+typedef struct reach_graph {
+  id_set ids;   /* record ids, ascending */
+  id_set flags; /* per record: bit 0 root, bit 1 reached, bit 2 named */
+  id_set first; /* per record: index of its first child in kids */
+  id_set nkids; /* per record: how many */
+  id_set kids;  /* listed ids, container by container */
+  int oom;
+} reach_graph;
 
-typedef struct sweep_state {
-  id_set listed;   /* ids the containers list */
-  id_set elements; /* unnamed element records */
-} sweep_state;
+enum { REACH_ROOT = 1, REACH_SEEN = 2, REACH_NAMED = 4 };
 
-static int sweep_collect(const fmr_record *rec, void *arg)
+static int reach_collect(const fmr_record *rec, void *arg)
 {
-  sweep_state *st = arg;
+  reach_graph *g = arg;
   if (rec->state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec->type))
     return 0;
+  uint64_t f = 0;
+  if (rec->name[0] != '\0')
+    f |= REACH_NAMED | REACH_ROOT;
+  if (!(rec->type & RFM_TAG_ELEMENT))
+    f |= REACH_ROOT;
+  size_t first = g->kids.n, n = 0;
   if ((rec->type & RFM_TAG_CONTAINER) && rec->payload != NULL &&
       RFM_TAG_TYPE(rec->type) == REALSXP &&
       rec->length <= rec->payload_bytes / sizeof(double)) {
     const double *d = rec->payload;
-    for (uint64_t k = 0; k < rec->length; k++)
-      if (d[k] >= 1 && id_set_add(&st->listed, (uint64_t)d[k]))
-        return 1;
-  }
-  if ((rec->type & RFM_TAG_ELEMENT) && rec->name[0] == '\0')
-    return id_set_add(&st->elements, rec->id);
-  return 0;
-}
-
-/* Free the unnamed list elements that no saved list holds: what a
-   process killed while saving or destroying a list left behind, and
-   elements that a list saved again no longer holds.  Run by the writer
-   when it is the first in this process to open the heap, so no R
-   object of this process can hold such a record.  */
-static void sweep_orphans(rfm_runtime *r)
-{
-  sweep_state st = {{NULL, 0, 0}, {NULL, 0, 0}};
-  int rc = fmr_record_foreach(r->heap, sweep_collect, &st);
-  int failed = rc != FMR_OK;
-  if (!failed && st.elements.n > 0) {
-    qsort(st.listed.ids, st.listed.n, sizeof(uint64_t), cmp_id);
-    for (size_t i = 0; i < st.elements.n; i++) {
-      uint64_t id = st.elements.ids[i];
-      if (st.listed.n > 0 && bsearch(&id, st.listed.ids, st.listed.n,
-                                     sizeof(uint64_t), cmp_id) != NULL)
+    for (uint64_t k = 0; k < rec->length; k++) {
+      if (!(d[k] >= 1 && d[k] < 18446744073709551615.0))
         continue;
-      fmr_record rec;
-      if (fmr_record_get(r->heap, id, &rec) != FMR_OK)
-        continue;
-      if (fmr_record_free(r->heap, id) != FMR_OK) {
-        failed = 1;
-        break;
-      }
-      r->swept_records += 1;
-      r->swept_bytes += (double)rec.payload_bytes;
+      if (id_set_add(&g->kids, (uint64_t)d[k]))
+        goto oom;
+      n++;
     }
   }
-  free(st.listed.ids);
-  free(st.elements.ids);
+  if (id_set_add(&g->ids, rec->id) || id_set_add(&g->flags, f) ||
+      id_set_add(&g->first, first) || id_set_add(&g->nkids, n))
+    goto oom;
+  return 0;
+oom:
+  g->oom = 1;
+  return 1;
+}
+
+static void reach_free(reach_graph *g)
+{
+  free(g->ids.ids);
+  free(g->flags.ids);
+  free(g->first.ids);
+  free(g->nkids.ids);
+  free(g->kids.ids);
+}
+
+/* Index of record ID in G, or -1. */
+static ptrdiff_t reach_index(const reach_graph *g, uint64_t id)
+{
+  size_t lo = 0, hi = g->ids.n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (g->ids.ids[mid] < id)
+      lo = mid + 1;
+    else if (g->ids.ids[mid] > id)
+      hi = mid;
+    else
+      return (ptrdiff_t)mid;
+  }
+  return -1;
+}
+
+/* Mark what the records flagged START reach (START included).  */
+static int reach_mark(reach_graph *g, uint64_t start)
+{
+  id_set stack = {NULL, 0, 0};
+  for (size_t i = 0; i < g->ids.n; i++) {
+    if ((g->flags.ids[i] & start) && !(g->flags.ids[i] & REACH_SEEN)) {
+      g->flags.ids[i] |= REACH_SEEN;
+      if (id_set_add(&stack, i))
+        goto oom;
+    }
+  }
+  while (stack.n > 0) {
+    size_t i = (size_t)stack.ids[--stack.n];
+    for (uint64_t k = 0; k < g->nkids.ids[i]; k++) {
+      ptrdiff_t j = reach_index(g, g->kids.ids[g->first.ids[i] + k]);
+      if (j >= 0 && !(g->flags.ids[j] & REACH_SEEN)) {
+        g->flags.ids[j] |= REACH_SEEN;
+        if (id_set_add(&stack, (uint64_t)j))
+          goto oom;
+      }
+    }
+  }
+  free(stack.ids);
+  return 0;
+oom:
+  free(stack.ids);
+  return 1;
+}
+
+/* Build G for R's heap; raises an R error on failure.  */
+static void reach_build(rfm_runtime *r, reach_graph *g)
+{
+  memset(g, 0, sizeof *g);
+  int rc = fmr_record_foreach(r->heap, reach_collect, g);
+  if (g->oom) {
+    reach_free(g);
+    Rf_error("out of memory walking the catalog");
+  }
+  if (rc != FMR_OK) {
+    reach_free(g);
+    rfm_fail(rc, "cannot walk the catalog");
+  }
+}
+
+/* Free the unnamed list elements that no root reaches: what a process
+   killed while saving or destroying a list left behind, and elements
+   that a list saved again no longer holds.  Run by the writer when it
+   is the first in this process to open the heap, so no R object of
+   this process can hold such a record.  */
+static void sweep_orphans(rfm_runtime *r)
+{
+  reach_graph g;
+  memset(&g, 0, sizeof g);
+  int rc = fmr_record_foreach(r->heap, reach_collect, &g);
+  int failed = rc != FMR_OK || g.oom;
+  if (!failed)
+    failed = reach_mark(&g, REACH_ROOT);
+  for (size_t i = 0; !failed && i < g.ids.n; i++) {
+    if (g.flags.ids[i] & (REACH_SEEN | REACH_ROOT))
+      continue;
+    fmr_record rec;
+    if (fmr_record_get(r->heap, g.ids.ids[i], &rec) != FMR_OK)
+      continue;
+    if (fmr_record_free(r->heap, g.ids.ids[i]) != FMR_OK) {
+      failed = 1;
+      break;
+    }
+    r->swept_records += 1;
+    r->swept_bytes += (double)rec.payload_bytes;
+  }
+  reach_free(&g);
   if (failed)
     Rf_warning("could not free the orphaned list elements of '%s': %s",
                r->path, fmr_errmsg());
+}
+
+/* Which of the record ids QUERY a root reaches, when the records EXCLUDE
+   do not count as roots (a logical vector).  */
+SEXP C_rfm_reachable(SEXP rt, SEXP query, SEXP exclude)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  if (r->mode != FMR_MODE_PERSISTENT)
+    Rf_error("a scratch runtime has no records");
+  query = PROTECT(Rf_coerceVector(query, REALSXP));
+  exclude = PROTECT(Rf_coerceVector(exclude, REALSXP));
+  reach_graph g;
+  reach_build(r, &g);
+  for (R_xlen_t k = 0; k < XLENGTH(exclude); k++) {
+    double d = REAL(exclude)[k];
+    ptrdiff_t i = d >= 1 ? reach_index(&g, (uint64_t)d) : -1;
+    if (i >= 0)
+      g.flags.ids[i] &= ~(uint64_t)REACH_ROOT;
+  }
+  if (reach_mark(&g, REACH_ROOT)) {
+    reach_free(&g);
+    Rf_error("out of memory walking the catalog");
+  }
+  SEXP ans = PROTECT(Rf_allocVector(LGLSXP, XLENGTH(query)));
+  for (R_xlen_t k = 0; k < XLENGTH(query); k++) {
+    double d = REAL(query)[k];
+    ptrdiff_t i = d >= 1 ? reach_index(&g, (uint64_t)d) : -1;
+    LOGICAL(ans)[k] = i >= 0 && (g.flags.ids[i] & REACH_SEEN) != 0;
+  }
+  reach_free(&g);
+  UNPROTECT(3);
+  return ans;
+}
+
+/* The records the record ID reaches through containers (ID included
+   when it exists), as doubles in id order.  */
+SEXP C_rfm_subtree(SEXP rt, SEXP id)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  if (r->mode != FMR_MODE_PERSISTENT)
+    Rf_error("a scratch runtime has no records");
+  double d = Rf_asReal(id);
+  reach_graph g;
+  reach_build(r, &g);
+  ptrdiff_t i = d >= 1 ? reach_index(&g, (uint64_t)d) : -1;
+  R_xlen_t n = 0;
+  if (i >= 0) {
+    g.flags.ids[i] |= 8; /* start mark */
+    if (reach_mark(&g, 8)) {
+      reach_free(&g);
+      Rf_error("out of memory walking the catalog");
+    }
+    for (size_t k = 0; k < g.ids.n; k++)
+      n += (g.flags.ids[k] & REACH_SEEN) != 0;
+  }
+  SEXP ans = PROTECT(Rf_allocVector(REALSXP, n));
+  n = 0;
+  for (size_t k = 0; i >= 0 && k < g.ids.n; k++)
+    if (g.flags.ids[k] & REACH_SEEN)
+      REAL(ans)[n++] = (double)g.ids.ids[k];
+  reach_free(&g);
+  UNPROTECT(1);
+  return ans;
 }
 
 static const char *mode_name(int mode)

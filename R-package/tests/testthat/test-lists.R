@@ -5,11 +5,12 @@ test_that("fmalloc lists hold fmalloc vectors of one runtime", {
   expect_s3_class(l, "fmalloc_list")
   expect_true(is_fmalloc(l))
   l[[1]] <- as_fmalloc(1:3, runtime = rt)
-  l[[2]] <- NULL
+  l[2] <- list(NULL)
   expect_length(l, 3)
   expect_error(l[[3]] <- 1:3, "same runtime")
   expect_error(l[[3]] <- as_fmalloc(1:3, runtime = other), "same runtime")
-  expect_error(l[[4]] <- as_fmalloc(1:3, runtime = rt), "length")
+  expect_error(l[[5]] <- 1:3, "same runtime")
+  expect_length(l, 3)
   l2 <- as_fmalloc_list(list(a = c(x = 1.5), b = "s", c = NULL),
                         runtime = rt)
   expect_same(names(l2), c("a", "b", "c"))
@@ -73,8 +74,7 @@ test_that("ALTLIST: Elt and Set_elt accept only fmalloc vectors of the runtime",
   v <- as_fmalloc(c(2.5, 3.5), runtime = rt)
   l[[1]] <- v
   names(l) <- c("a", "b", "c")
-  l$b <- NULL
-  expect_error(l$zz <- v, "length")
+  l["b"] <- list(NULL)
   l$c <- as_fmalloc("s", runtime = rt)
   expect_same(list_ids(l), ids)
   expect_same(l$a[], c(2.5, 3.5))
@@ -93,8 +93,6 @@ test_that("ALTLIST: Elt and Set_elt accept only fmalloc vectors of the runtime",
   expect_error(l[[1]] <- as_fmalloc(1:3, runtime = other), "same runtime")
   expect_error(l[[1]] <- list(v), "same runtime")
   expect_error(l[1:2] <- list(v, 2), "same runtime")
-  expect_error(l[[4]] <- v, "length")
-  expect_error(l[4] <- list(v), "length")
   u <- unclass(l)
   expect_false(is.null(list_ids(u)))
   expect_error(u[[1]] <- 1:3, "same runtime")
@@ -272,4 +270,455 @@ test_that("a list holding one vector in two slots is destroyed once", {
   fmalloc_destroy(m)
   expect_error(w[1], "destroyed")
   expect_equal(nrow(list_fmalloc_allocations(rt)), 0)
+})
+
+# Run the R code CODE (lines) in a new R process with this session's
+# libraries; the value it leaves in `result` (NULL if it died first).
+run_child_r <- function(code) {
+  f <- tempfile(fileext = ".R")
+  out <- tempfile(fileext = ".rds")
+  writeLines(c("suppressPackageStartupMessages(library(Rfmalloc))", code,
+               "options(Rfmalloc.serialize = 'value')",
+               sprintf("saveRDS(result, %s)", deparse(out))), f)
+  log <- suppressWarnings(system2(
+    file.path(R.home("bin"), "Rscript"), c("--vanilla", shQuote(f)),
+    stdout = TRUE, stderr = TRUE,
+    env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":"))))
+  got <- if (file.exists(out)) tryCatch(readRDS(out), error = function(e) NULL)
+  if (is.null(got)) {
+    return(structure(list(), log = log))
+  }
+  got
+}
+
+# Close RT and collect what this process holds of its heap, so that a
+# new process opens it as the first writer (and runs the orphan sweep).
+release_heap <- function(rt) {
+  cleanup_fmalloc(rt)
+  invisible(gc())
+}
+
+test_that("destroying a list keeps elements saved by name or held by another saved list", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  e <- as_fmalloc(1:5, runtime = rt)
+  fmalloc_save(e, "e")
+  u <- as_fmalloc(c(0.5, 1.5), runtime = rt)
+  L <- create_fmalloc_vector("list", 2, runtime = rt)
+  L[[1]] <- e
+  L[[2]] <- u
+  fmalloc_save(L, "L")
+  L2 <- create_fmalloc_vector("list", 1, runtime = rt)
+  L2[[1]] <- e
+  fmalloc_save(L2, "L2")
+  L3 <- create_fmalloc_vector("list", 1, runtime = rt)
+  L3[[1]] <- u
+  fmalloc_save(L3, "L3")
+  fmalloc_destroy("L", runtime = rt)
+  expect_error(fmalloc_load("L", runtime = rt), "no object named")
+  expect_same(fmalloc_load("e", runtime = rt)[], 1:5)
+  expect_same(fmalloc_load("L2", runtime = rt)[[1]][], 1:5)
+  expect_same(fmalloc_load("L3", runtime = rt)[[1]][], c(0.5, 1.5))
+  expect_same(e[], 1:5)
+  expect_same(u[], c(0.5, 1.5))
+  # the same by object
+  L <- create_fmalloc_vector("list", 2, runtime = rt)
+  L[[1]] <- e
+  L[[2]] <- u
+  fmalloc_save(L, "L")
+  fmalloc_destroy(L)
+  expect_error(fmalloc_load("L", runtime = rt), "no object named")
+  expect_same(fmalloc_load("L2", runtime = rt)[[1]][], 1:5)
+  expect_same(fmalloc_load("L3", runtime = rt)[[1]][], c(0.5, 1.5))
+  rm(e, u, L, L2, L3)
+  release_heap(rt)
+  # and the sweep of the next writer frees none of it
+  got <- run_child_r(c(
+    sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+    "d <- diagnose_fmalloc_runtime(rt)$summary",
+    "result <- list(swept = d$orphans_freed,",
+    "  e = fmalloc_load('e', runtime = rt)[],",
+    "  l2 = fmalloc_load('L2', runtime = rt)[[1]][],",
+    "  l3 = fmalloc_load('L3', runtime = rt)[[1]][])"))
+  expect_equal(got$swept, 0, info = attr(got, "log"))
+  expect_same(got$e, 1:5)
+  expect_same(got$l2, 1:5)
+  expect_same(got$l3, c(0.5, 1.5))
+})
+
+test_that("fmalloc_destroy of a vector a saved list holds takes only its name", {
+  rt <- open_fmalloc(heap_file())
+  e <- as_fmalloc(c(2.5, 3.5), runtime = rt)
+  fmalloc_save(e, "e")
+  L <- as_fmalloc_list(list(a = e), runtime = rt)
+  fmalloc_save(L, "L")
+  fmalloc_destroy("e", runtime = rt)
+  expect_error(fmalloc_load("e", runtime = rt), "no object named")
+  expect_same(e[], c(2.5, 3.5))
+  expect_same(fmalloc_load("L", runtime = rt)$a[], c(2.5, 3.5))
+  # the name is free again
+  fmalloc_save(as_fmalloc(1L, runtime = rt), "e")
+  # an unnamed element cannot be destroyed on its own: its list needs it
+  expect_error(fmalloc_destroy(fmalloc_load("L", runtime = rt)$a),
+               "element of a saved fmalloc list")
+  expect_same(fmalloc_load("L", runtime = rt)$a[], c(2.5, 3.5))
+  # destroying the last list that holds it frees it
+  fmalloc_destroy("L", runtime = rt)
+  expect_error(e[1], "destroyed")
+  cat <- list_fmalloc_allocations(rt)
+  expect_same(cat$name[cat$state == "committed"], "e")
+  # the same for a list saved on its own and held by another
+  b <- as_fmalloc_list(list(x = c(1.5, 2.5)), runtime = rt)
+  fmalloc_save(b, "b")
+  a <- as_fmalloc_list(list(b = b), runtime = rt)
+  fmalloc_save(a, "a")
+  fmalloc_destroy("b", runtime = rt)
+  expect_error(fmalloc_load("b", runtime = rt), "no object named")
+  expect_same(fmalloc_load("a", runtime = rt)$b$x[], c(1.5, 2.5))
+  fmalloc_destroy("a", runtime = rt)
+  cat <- list_fmalloc_allocations(rt)
+  expect_same(cat$name[cat$state == "committed"], "e")
+  cleanup_fmalloc(rt)
+})
+
+# A heap with: "e" (named, also in L), L = list(e, u, inner = list(v, w)),
+# L2 = list(v): u and w are only in L.
+crash_heap <- function(path) {
+  rt <- open_fmalloc(path)
+  e <- as_fmalloc(1:3, runtime = rt)
+  fmalloc_save(e, "e")
+  v <- as_fmalloc(c(7.5, 8.5), runtime = rt)
+  L <- as_fmalloc_list(list(e = e, u = "only-in-L",
+                            inner = list(v = v, w = as.double(1:1000))),
+                       runtime = rt)
+  L$inner$v <- v
+  fmalloc_save(L, "L")
+  L2 <- create_fmalloc_list(1, runtime = rt)
+  L2[[1]] <- v
+  fmalloc_save(L2, "L2")
+  rm(e, v, L, L2)
+  release_heap(rt)
+}
+
+crash_check <- function(path) {
+  run_child_r(c(
+    sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+    "d <- diagnose_fmalloc_runtime(rt)$summary",
+    "l <- tryCatch(fmalloc_load('L', runtime = rt), error = function(e) NULL)",
+    "cat <- list_fmalloc_allocations(rt)",
+    "result <- list(swept = d$orphans_freed,",
+    "  committed = sum(cat$state == 'committed'),",
+    "  names = cat$name[cat$state == 'committed' & !is.na(cat$name)],",
+    "  L = if (!is.null(l)) list(l$e[], l$u[], l$inner$v[], l$inner$w[]),",
+    "  Lnames = names(l), more = if (!is.null(l$more)) l$more$z[],",
+    "  e = fmalloc_load('e', runtime = rt)[],",
+    "  l2 = fmalloc_load('L2', runtime = rt)[[1]][])"))
+}
+
+test_that("kill -9 between the steps of a list destroy: all or nothing, over nested lists", {
+  n_steps <- length(body(Rfmalloc:::destroy_list)) - 1L
+  expect_gte(n_steps, 4)
+  for (step in seq_len(n_steps + 1L)) {
+    path <- heap_file()
+    crash_heap(path)
+    marker <- tempfile()
+    run_child_r(c(
+      sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+      if (step <= n_steps) {
+        c(sprintf("trace(Rfmalloc:::destroy_list, at = %d, print = FALSE,",
+                  step + 1L),
+          sprintf("  tracer = quote({file.create(%s);", deparse(marker)),
+          "    tools::pskill(Sys.getpid(), tools::SIGKILL)}))")
+      },
+      "fmalloc_destroy('L', runtime = rt)",
+      if (step > n_steps) {
+        c(sprintf("file.create(%s)", deparse(marker)),
+          "tools::pskill(Sys.getpid(), tools::SIGKILL)")
+      },
+      "result <- NULL"))
+    expect_true(file.exists(marker), info = step)
+    got <- crash_check(path)
+    expect_same(got$e, 1:3, info = step)
+    expect_same(got$l2, c(7.5, 8.5), info = step)
+    if ("L" %in% got$names) {
+      expect_same(got$L, list(1:3, "only-in-L", c(7.5, 8.5),
+                              as.double(1:1000)), info = step)
+      expect_equal(got$committed, 7, info = step)
+    } else {
+      # gone: u, w and the inner list's record with it, nothing else
+      expect_same(sort(got$names), sort(c("e", "L2")), info = step)
+      expect_equal(got$committed, 3, info = step)
+    }
+  }
+})
+
+test_that("kill -9 inside the save of a nested list: each list old or new", {
+  # re-save L with a new shape, a new element in its inner list and a
+  # new nested list, dying before the commit of the inner list (hit 1),
+  # of the new list (2) or of L itself (3).  Each list's record changes
+  # in one step (the ids and the names together), inner lists first.
+  swept <- c(1, 2, 2)
+  for (hit in 1:3) {
+    path <- heap_file()
+    crash_heap(path)
+    marker <- tempfile()
+    run_child_r(c(
+      sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+      "L <- fmalloc_load('L', runtime = rt)",
+      "L$u <- NULL",
+      "L$inner$w <- as_fmalloc(c(-1, -2), runtime = rt)",
+      "L$more <- as_fmalloc_list(list(z = 'new'), runtime = rt)",
+      "b <- as.list(body(Rfmalloc:::save_list))",
+      "at <- which(vapply(b, function(e) any(grepl('C_rfm_save, ids',",
+      "  deparse(e), fixed = TRUE)), NA))",
+      ".hits <- 0",
+      "trace(Rfmalloc:::save_list, at = at, print = FALSE,",
+      "  tracer = quote({.hits <<- .hits + 1",
+      sprintf("    if (.hits == %d) {file.create(%s);", hit, deparse(marker)),
+      "      tools::pskill(Sys.getpid(), tools::SIGKILL)}}))",
+      "fmalloc_save(L, 'L', runtime = rt)",
+      "result <- NULL"))
+    expect_true(file.exists(marker), info = hit)
+    got <- crash_check(path)
+    expect_same(got$e, 1:3, info = hit)
+    expect_same(got$l2, c(7.5, 8.5), info = hit)
+    expect_same(sort(got$names), sort(c("e", "L", "L2")), info = hit)
+    expect_equal(got$swept, swept[[hit]], info = hit)
+    if (hit < 3) {
+      expect_same(got$Lnames, c("e", "u", "inner"), info = hit)
+      expect_same(got$L, list(1:3, "only-in-L", c(7.5, 8.5), c(-1, -2)),
+                  info = hit)
+      expect_null(got$more)
+    } else {
+      expect_same(got$Lnames, c("e", "inner", "more"), info = hit)
+      expect_same(got$L, list(1:3, NULL, c(7.5, 8.5), c(-1, -2)),
+                  info = hit)
+      expect_same(got$more, "new")
+    }
+  }
+  # a first save killed before its commit leaves nothing
+  path <- heap_file()
+  crash_heap(path)
+  marker <- tempfile()
+  run_child_r(c(
+    sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+    "N <- as_fmalloc_list(list(a = 1:10, b = list(c = 'x', d = list(2.5))),",
+    "  runtime = rt)",
+    "b <- as.list(body(Rfmalloc:::save_list))",
+    "at <- which(vapply(b, function(e) any(grepl('C_rfm_save, ids',",
+    "  deparse(e), fixed = TRUE)), NA))",
+    "trace(Rfmalloc:::save_list, at = at, print = FALSE,",
+    "  tracer = quote(if (!is.null(name)) {",
+    sprintf("    file.create(%s)", deparse(marker)),
+    "    tools::pskill(Sys.getpid(), tools::SIGKILL)}))",
+    "fmalloc_save(N, 'N', runtime = rt)",
+    "result <- NULL"))
+  expect_true(file.exists(marker))
+  got <- crash_check(path)
+  expect_equal(got$swept, 5)
+  expect_same(sort(got$names), sort(c("e", "L", "L2")))
+  expect_equal(got$committed, 7)
+})
+
+test_that("fmalloc lists hold fmalloc lists at any depth", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  a <- create_fmalloc_vector("list", 1, runtime = rt)
+  b <- create_fmalloc_vector("list", 2, runtime = rt)
+  b[[1]] <- as_fmalloc(c(1.5, 2.5), runtime = rt)
+  a[[1]] <- b
+  expect_s3_class(a[[1]], "fmalloc_list")
+  expect_same(a[[1]][[1]][], c(1.5, 2.5))
+  # as_fmalloc_list converts a nested plain list
+  n <- as_fmalloc_list(list(x = 1:2, y = list(z = "q", w = list(v = TRUE))),
+                       runtime = rt)
+  expect_s3_class(n$y, "fmalloc_list")
+  expect_s3_class(n$y$w, "fmalloc_list")
+  expect_true(is_fmalloc(n$y$w$v))
+  expect_same(fmalloc_runtime_of(n$y$w), rt)
+  n$y$w$v[1] <- FALSE
+  expect_same(n$y$w$v[], FALSE)
+  # another runtime's list is refused
+  other <- open_fmalloc(heap_dir(), mode = "scratch")
+  expect_error(a[[1]] <- create_fmalloc_list(1, runtime = other),
+               "same runtime")
+  # a list that would hold itself, directly or deeper, is refused
+  expect_error(a[[1]] <- a, "hold itself")
+  bb <- a[[1]]
+  expect_error(bb[[2]] <- a, "hold itself")
+  expect_error(n$y$w$self <- n, "hold itself")
+  expect_error(a[1] <- list(a), "hold itself")
+  fmalloc_save(n, "n")
+  fmalloc_save(a, "a")
+  back <- fmalloc_load("n", runtime = rt)
+  expect_s3_class(back$y$w, "fmalloc_list")
+  # ALTLIST objects at every depth where R has ALTLIST
+  has <- getRversion() >= "4.3.0"
+  expect_same(!is.null(list_ids(back$y)), has)
+  expect_same(!is.null(list_ids(back$y$w)), has)
+  expect_same(back$y$z[], "q")
+  expect_same(back$y$w$v[], FALSE)
+  expect_same(names(back$y), c("z", "w"))
+  f <- tempfile(fileext = ".rds")
+  saveRDS(back, f)
+  rm(a, b, bb, n, back)
+  release_heap(rt)
+  cleanup_fmalloc(other)
+  got <- run_child_r(c(
+    sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+    "n <- fmalloc_load('n', runtime = rt)",
+    "a <- fmalloc_load('a', runtime = rt)",
+    sprintf("r <- readRDS(%s)", deparse(f)),
+    "val <- function(x) {v <- vector(typeof(x), length(x)); v[] <- x[]; v}",
+    "result <- list(n = list(val(n$x), val(n$y$z), val(n$y$w$v)),",
+    "  cls = class(n$y$w), a = val(a[[1]][[1]]), a2 = is.null(a[[1]][[2]]),",
+    "  r = list(val(r$x), val(r$y$z), val(r$y$w$v)), rcls = class(r$y$w),",
+    "  rfm = is_fmalloc(r$y$w$v))",
+    "fmalloc_destroy('n', runtime = rt)",
+    "fmalloc_destroy(a)",
+    "cat <- list_fmalloc_allocations(rt)",
+    "result$left <- sum(cat$state == 'committed')"))
+  expect_same(got$n, list(1:2, "q", FALSE), info = attr(got, "log"))
+  expect_same(got$cls, "fmalloc_list")
+  expect_same(got$a, c(1.5, 2.5))
+  expect_true(got$a2)
+  expect_same(got$r, list(1:2, "q", FALSE))
+  expect_same(got$rcls, "fmalloc_list")
+  expect_true(got$rfm)
+  # destroying the trees freed every record of them
+  expect_equal(got$left, 0)
+})
+
+test_that("NULL drops an element of an fmalloc list, as in base R; new ones add", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  v <- as_fmalloc(1:3, runtime = rt)
+  base <- list(a = 1:3, b = NULL, c = 1:3, d = 1:3)
+  l <- create_fmalloc_list(4, runtime = rt)
+  names(l) <- names(base)
+  l$a <- v
+  l$c <- v
+  l$d <- v
+  plain <- function(x) lapply(unclass(x), function(e) if (!is.null(e)) e[])
+  strip <- function(x) {
+    x <- plain(x)
+    attr(x, "fmalloc_ids") <- NULL
+    x
+  }
+  l[["a"]] <- NULL
+  base[["a"]] <- NULL
+  expect_s3_class(l, "fmalloc_list")
+  expect_same(strip(l), base)
+  l$c <- NULL
+  base$c <- NULL
+  expect_same(strip(l), base)
+  l[["zz"]] <- NULL # not there: nothing happens
+  expect_same(strip(l), base)
+  # [<- NULL drops, [<- list(NULL) keeps the slot
+  l2 <- l
+  l2[1] <- NULL
+  expect_same(names(l2), "d")
+  l2 <- l
+  l2[1] <- list(NULL)
+  expect_same(names(l2), c("b", "d"))
+  # positions: x[[i]] <- NULL
+  l[[1]] <- NULL
+  expect_same(names(l), "d")
+  # growing: x[[length(x) + 1]] <- v and x$new <- v
+  l[[2]] <- v
+  expect_same(names(l), c("d", ""))
+  l$new <- as_fmalloc("s", runtime = rt)
+  expect_same(names(l), c("d", "", "new"))
+  expect_same(l$new[], "s")
+  expect_error(l$bad <- 1:2, "same runtime")
+  expect_length(l, 3)
+  # a saved list edited by its owner and saved again
+  fmalloc_save(l, "L")
+  back <- fmalloc_load("L", runtime = rt)
+  expect_same(names(back), c("d", "", "new"))
+  back$d <- NULL
+  back$more <- create_fmalloc_list(1, runtime = rt)
+  fmalloc_save(back, "L")
+  expect_same(names(fmalloc_load("L", runtime = rt)), c("", "new", "more"))
+  rm(back, l, l2, v)
+  release_heap(rt)
+  got <- run_child_r(c(
+    sprintf("rt <- open_fmalloc(%s)", deparse(path)),
+    "l <- fmalloc_load('L', runtime = rt)",
+    "result <- list(names = names(l), n = length(l), a = l[[1]][],",
+    "  new = l$new[], more = class(l$more))"))
+  expect_same(got$names, c("", "new", "more"), info = attr(got, "log"))
+  expect_same(got$a, 1:3)
+  expect_same(got$new, "s")
+  expect_same(got$more, "fmalloc_list")
+})
+
+test_that("nested changes of list elements of every type, short and long", {
+  old <- options(Rfmalloc.threshold = 50)
+  on.exit(options(old))
+  rt <- open_fmalloc(heap_file())
+  vals <- list(int = 1:3, dbl = c(1.5, 2.5, 3.5), chr = c("p", "q", "r"),
+               lgl = c(TRUE, FALSE, NA))
+  news <- list(int = 5L, dbl = 5.5, chr = "new", lgl = FALSE)
+  for (long in c(FALSE, TRUE)) {
+    src <- if (long) lapply(vals, rep_len, 100) else vals
+    l <- as_fmalloc_list(src, runtime = rt)
+    l$int[2] <- 5L
+    l$dbl[2] <- 5.5
+    l$chr[2] <- "new"
+    l$lgl[2] <- FALSE
+    for (nm in names(vals)) {
+      want <- src[[nm]]
+      want[2] <- news[[nm]]
+      expect_true(is_fmalloc(l[[nm]]), info = nm)
+      expect_same(fmalloc_runtime_of(l[[nm]]), rt)
+      expect_same(l[[nm]][], want, info = paste(nm, long))
+    }
+    fmalloc_save(l, "l")
+    back <- fmalloc_load("l", runtime = rt)
+    expect_same(back$chr[2], "new")
+    back$int[3] <- 9L
+    fmalloc_save(back, "l")
+    expect_same(fmalloc_load("l", runtime = rt)$int[3], 9L)
+    fmalloc_destroy("l", runtime = rt)
+  }
+  cleanup_fmalloc(rt)
+})
+
+test_that("a list read back by a reader process cannot be saved or destroyed there", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  l <- as_fmalloc_list(list(a = 1:3, b = NULL, c = list(d = "x")),
+                       runtime = rt)
+  fmalloc_save(l, "L")
+  f <- tempfile(fileext = ".rds")
+  saveRDS(l, f)
+  # this process keeps the writer lock: the child's runtime is read-only
+  got <- run_child_r(c(
+    sprintf("x <- readRDS(%s)", deparse(f)),
+    "err <- function(expr) tryCatch({expr; 'no error'},",
+    "  error = function(e) conditionMessage(e))",
+    "result <- list(",
+    "  ro = diagnose_fmalloc_runtime(fmalloc_runtime_of(x))$runtime$readonly,",
+    "  a = x$a[], d = x$c$d[],",
+    "  save = err(fmalloc_save(x, 'L2')),",
+    "  resave = err(fmalloc_save(x, 'L')),",
+    "  inner = err(fmalloc_save(x$c, 'C')),",
+    "  destroy = err(fmalloc_destroy(x)),",
+    "  drop = err({y <- x; y$a <- NULL; fmalloc_save(y, 'L')}))"))
+  expect_true(isTRUE(got$ro), info = paste(attr(got, "log"), collapse = "\n"))
+  expect_same(got$a, 1:3)
+  expect_same(got$d, "x")
+  for (what in c("save", "resave", "inner", "drop")) {
+    expect_match(got[[what]], "read-only", info = what)
+  }
+  expect_match(got$destroy, "read-only")
+  # nothing changed
+  back <- fmalloc_load("L", runtime = rt)
+  expect_same(names(back), c("a", "b", "c"))
+  expect_same(back$a[], 1:3)
+  expect_same(back$c$d[], "x")
+  cat <- list_fmalloc_allocations(rt)
+  expect_same(sort(cat$name[!is.na(cat$name)]), "L")
+  cleanup_fmalloc(rt)
 })
