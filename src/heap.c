@@ -184,10 +184,9 @@ int fmr_heap_linked(struct fmr_heap *heap)
                   state == FMR_FILE_REPLACED
                       ? "%s was replaced by another file after it was "
                         "opened: changes to this heap would be lost when it "
-                        "closes; open the path again for the file there now"
+                        "closes"
                       : "%s was deleted after it was opened: changes to "
-                        "this heap would be lost when it closes; open the "
-                        "path again to create a new heap",
+                        "this heap would be lost when it closes",
                   heap->path);
 }
 
