@@ -793,14 +793,18 @@ static int open_scratch(const char *path, const fmr_options *o,
    that file: while it is open its inode cannot be reused on a local file
    system, but a network or FUSE file system may report a reused number,
    and giving that heap out would send the caller's changes to a file
-   that vanishes at close. */
+   that vanishes at close.  A closing heap is returned as it is (its
+   last close changes heap->fd without the registry lock); the caller
+   waits for it to go and looks again. */
 static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
 {
   struct stat st;
-  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino &&
-        h->fd >= 0 && fstat(h->fd, &st) == 0 && st.st_nlink > 0)
+  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next) {
+    if (h->mode != FMR_MODE_PERSISTENT || h->dev != dev || h->ino != ino)
+      continue;
+    if (h->closing || (fstat(h->fd, &st) == 0 && st.st_nlink > 0))
       return h;
+  }
   return NULL;
 }
 
