@@ -82,13 +82,27 @@ enum fmr_error {
   FMR_ECOMMITTED = -25,   /* block belongs to a committed record */
   FMR_ENOTOWNED = -26,    /* pointer is not a live block of this heap */
   FMR_ETOOBIG = -27,      /* size does not fit in the address space */
-  FMR_EFORKED = -28       /* heap was opened before fork(); reopen it */
+  FMR_EFORKED = -28,      /* heap was opened before fork(); reopen it */
+  FMR_EGONE = -29         /* heap file was deleted or replaced: changes
+                             would be lost; open the path again */
 };
 
 /* Heap modes. */
 enum fmr_mode {
   FMR_MODE_PERSISTENT = 0, /* catalog, durable records */
   FMR_MODE_SCRATCH = 1     /* anonymous file, nothing survives */
+};
+
+/* Where a heap's file is now (fmr_file_state()). */
+enum fmr_file_state {
+  FMR_FILE_CURRENT = 0,  /* the path names the heap's file */
+  FMR_FILE_DELETED = 1,  /* the file has no name left; nothing is at the
+                            path: changes are refused (FMR_EGONE) */
+  FMR_FILE_REPLACED = 2, /* the file has no name left; the path names
+                            another file: changes are refused */
+  FMR_FILE_MOVED = 3     /* the file has a name, but not the path (renamed,
+                            or the path was unlinked after a hard link was
+                            made): changes still reach the file */
 };
 
 /* Open flags (fmr_options.flags). */
@@ -193,7 +207,9 @@ FMR_EXPORT void fmr_options_init(fmr_options *options);
    (persistent, no create).  In scratch mode PATH names a directory, or a
    file whose directory is used; the heap file there has no name.  Opening
    a file this process already holds returns the same heap with its
-   reference count raised.  Errors: FMR_EINVAL, FMR_ENOENT, FMR_EACCES,
+   reference count raised; the file is the one the path names now, so a
+   heap whose file was deleted or replaced is never returned for it.
+   Errors: FMR_EINVAL, FMR_ENOENT, FMR_EACCES,
    FMR_EEMPTY, FMR_ENOTHEAP, FMR_EVERSION, FMR_EFEATURE, FMR_EBYTEORDER,
    FMR_EPAGESIZE, FMR_ETRUNCATED, FMR_ECHECKSUM, FMR_ECORRUPT, FMR_ELOCKED,
    FMR_EBUSY, FMR_ENOSPC, FMR_EIO, FMR_ENOMEM. */
@@ -202,7 +218,8 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
 /* Drop one reference; the last one syncs, marks the file clean, unmaps
    and closes it.  Uncommitted blocks are reclaimed. */
 FMR_EXPORT int fmr_close(fmr_heap *heap);
-/* Make every committed record durable against power loss. */
+/* Make every committed record durable against power loss.  FMR_EGONE
+   (nothing done) if the file was deleted or replaced. */
 FMR_EXPORT int fmr_sync(fmr_heap *heap);
 /* Reader: pick up the writer's growth and new records. */
 FMR_EXPORT int fmr_refresh(fmr_heap *heap);
@@ -212,6 +229,17 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *stats);
    FMR_ECORRUPT if any problem was found. */
 FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg);
 FMR_EXPORT const char *fmr_path(const fmr_heap *heap);
+/* Whether the heap's file is still the file at the path it was opened by:
+   an enum fmr_file_state (fmr_errmsg() then says what changed), or
+   FMR_EINVAL, FMR_ESCRATCH (a scratch heap's file has no name), or
+   FMR_EIO when the file or the path cannot be examined.  Costs an fstat
+   and a stat.  A persistent heap whose file lost its last name (deleted,
+   or replaced by a rename over it) refuses every catalog change and
+   fmr_sync() with FMR_EGONE, since nothing written would outlive the
+   process; reading, allocating and freeing blocks still work, and its
+   mapping stays valid.  fmr_open() of the path opens the file there now,
+   never this heap. */
+FMR_EXPORT int fmr_file_state(fmr_heap *heap);
 FMR_EXPORT int fmr_mode_of(const fmr_heap *heap);
 FMR_EXPORT int fmr_is_readonly(const fmr_heap *heap);
 
@@ -244,7 +272,9 @@ FMR_EXPORT void *fmr_offset_to_ptr(const fmr_heap *heap, uint64_t offset);
    record with caller's TYPE and LENGTH, an optional unique NAME (NULL or
    "" for none) and optional metadata bytes.  The payload then belongs to
    the record.  Errors: FMR_ESCRATCH, FMR_EREADONLY, FMR_ENOTOWNED,
-   FMR_ECOMMITTED, FMR_EEXIST, FMR_ENAMETOOLONG, FMR_EINVAL, space errors;
+   FMR_ECOMMITTED, FMR_EEXIST, FMR_ENAMETOOLONG, FMR_EINVAL, space errors,
+   FMR_EGONE (the file was deleted or replaced; as for every change of
+   the catalog, see fmr_file_state());
    with FMR_COMMIT_SYNC also FMR_EIO from the last flush, when the record
    is committed (and *ID_OUT set) but may not survive a power loss. */
 FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,

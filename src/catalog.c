@@ -601,11 +601,15 @@ uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset)
 /* ------------------------------------------------------------------ */
 /* Records                                                              */
 
+/* Every change of the catalog asks this first, under the heap lock: a
+   file deleted or replaced under the heap refuses changes (one fstat per
+   change) rather than losing them silently at close. */
 static int catalog_writable(struct fmr_heap *heap)
 {
   if (heap->mode != FMR_MODE_PERSISTENT)
     return fmr_fail(FMR_ESCRATCH, "scratch heaps have no catalog");
-  return fmr_heap_writable(heap);
+  int rc = fmr_heap_writable(heap);
+  return rc != FMR_OK ? rc : fmr_heap_linked(heap);
 }
 
 static int check_name(const char *name, size_t *len_out)

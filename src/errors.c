@@ -95,6 +95,10 @@ FMR_EXPORT const char *fmr_strerror(int code)
   case FMR_EFORKED:
     return "heap was opened before fork(); open the file again in this "
            "process";
+  case FMR_EGONE:
+    return "the heap file was deleted or replaced after it was opened: "
+           "changes would be lost when the heap closes; open the path "
+           "again";
   default:
     return "unknown error code";
   }

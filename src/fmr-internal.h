@@ -333,6 +333,10 @@ static inline int fmr_heap_writable(struct fmr_heap *heap)
     return fmr_heap_not_writable(heap);
   return FMR_OK;
 }
+/* 0, or FMR_EGONE (message set) if the file of the persistent HEAP was
+   deleted or replaced: it has no name left, so nothing written to it
+   outlives the process.  One fstat; not for the allocation paths. */
+int fmr_heap_linked(struct fmr_heap *heap);
 int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes);
 int fmr_heap_write_meta(struct fmr_heap *heap, bool clean);
 int fmr_heap_msync(struct fmr_heap *heap, uint64_t offset, uint64_t len);

@@ -136,6 +136,72 @@ int fmr_heap_not_writable(struct fmr_heap *heap)
   return FMR_OK;
 }
 
+/* Where the file of the persistent HEAP is now (enum fmr_file_state, with
+   the message set unless it is current), or FMR_EIO.  LINKS is the file's
+   link count, from an fstat the caller made.  The path is compared by
+   device and inode: the registry's key. */
+static int file_state_of(struct fmr_heap *heap, nlink_t links)
+{
+  struct stat st;
+  bool at_path = false, other = false;
+  if (stat(heap->path, &st) == 0) {
+    at_path = st.st_dev == heap->dev && st.st_ino == heap->ino;
+    other = !at_path;
+  } else if (errno != ENOENT && errno != ENOTDIR) {
+    return fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", heap->path);
+  }
+  if (links == 0 && other)
+    return fmr_fail(FMR_FILE_REPLACED,
+                    "%s was replaced by another file after this heap "
+                    "opened it; this heap's file has no name left",
+                    heap->path);
+  if (links == 0)
+    return fmr_fail(FMR_FILE_DELETED,
+                    "%s was deleted after this heap opened it", heap->path);
+  if (!at_path)
+    return fmr_fail(FMR_FILE_MOVED,
+                    other ? "%s names another file now; this heap's file "
+                            "was moved or linked elsewhere"
+                          : "%s no longer exists; this heap's file was "
+                            "moved or linked elsewhere",
+                    heap->path);
+  return FMR_FILE_CURRENT;
+}
+
+int fmr_heap_linked(struct fmr_heap *heap)
+{
+  struct stat st;
+  if (heap->mode != FMR_MODE_PERSISTENT)
+    return FMR_OK;
+  if (fstat(heap->fd, &st) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", heap->path);
+  if (__builtin_expect(st.st_nlink > 0, 1))
+    return FMR_OK;
+  int state = file_state_of(heap, 0);
+  if (state < 0)
+    return state;
+  return fmr_fail(FMR_EGONE,
+                  state == FMR_FILE_REPLACED
+                      ? "%s was replaced by another file after it was "
+                        "opened: changes to this heap would be lost when it "
+                        "closes"
+                      : "%s was deleted after it was opened: changes to "
+                        "this heap would be lost when it closes",
+                  heap->path);
+}
+
+FMR_EXPORT int fmr_file_state(fmr_heap *heap)
+{
+  struct stat st;
+  if (heap == NULL)
+    return fmr_fail(FMR_EINVAL, "fmr_file_state: heap is required");
+  if (heap->mode != FMR_MODE_PERSISTENT)
+    return fmr_fail(FMR_ESCRATCH, "a scratch heap's file has no name");
+  if (fstat(heap->fd, &st) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", heap->path);
+  return file_state_of(heap, st.st_nlink);
+}
+
 static uint64_t page_size(void)
 {
   long p = sysconf(_SC_PAGESIZE);
@@ -722,11 +788,23 @@ static int open_scratch(const char *path, const fmr_options *o,
   return FMR_OK;
 }
 
+/* The open heap of the file with device DEV and inode INO, which the
+   caller found at a path.  A heap whose file has no name left is never
+   that file: while it is open its inode cannot be reused on a local file
+   system, but a network or FUSE file system may report a reused number,
+   and giving that heap out would send the caller's changes to a file
+   that vanishes at close.  A closing heap is returned as it is (its
+   last close changes heap->fd without the registry lock); the caller
+   waits for it to go and looks again. */
 static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
 {
-  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino)
+  struct stat st;
+  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next) {
+    if (h->mode != FMR_MODE_PERSISTENT || h->dev != dev || h->ino != ino)
+      continue;
+    if (h->closing || (fstat(h->fd, &st) == 0 && st.st_nlink > 0))
       return h;
+  }
   return NULL;
 }
 
@@ -995,7 +1073,9 @@ FMR_EXPORT int fmr_sync(fmr_heap *heap)
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_sync: heap is required");
   fmr_lock(heap);
-  int rc = sync_locked(heap);
+  int rc = heap->readonly || heap->forked ? FMR_OK : fmr_heap_linked(heap);
+  if (rc == FMR_OK)
+    rc = sync_locked(heap);
   fmr_unlock(heap);
   return rc;
 }

@@ -473,18 +473,19 @@ START_TEST(test_free_errors)
 END_TEST
 
 static const int all_codes[] = {
-    FMR_OK,          FMR_EINVAL,     FMR_ENOMEM,       FMR_EIO,
-    FMR_ENOSPC,      FMR_EFULL,      FMR_ELOCKED,      FMR_EEMPTY,
-    FMR_ENOTHEAP,    FMR_EVERSION,   FMR_EFEATURE,     FMR_EBYTEORDER,
-    FMR_EPAGESIZE,   FMR_ETRUNCATED, FMR_ECHECKSUM,    FMR_ECORRUPT,
-    FMR_ENOTFOUND,   FMR_EEXIST,     FMR_EREADONLY,    FMR_ESCRATCH,
-    FMR_EBUSY,       FMR_ESTALE,     FMR_ENAMETOOLONG, FMR_ENOENT,
-    FMR_EACCES,      FMR_ECOMMITTED, FMR_ENOTOWNED,    FMR_ETOOBIG};
+    FMR_OK,        FMR_EINVAL,     FMR_ENOMEM,       FMR_EIO,
+    FMR_ENOSPC,    FMR_EFULL,      FMR_ELOCKED,      FMR_EEMPTY,
+    FMR_ENOTHEAP,  FMR_EVERSION,   FMR_EFEATURE,     FMR_EBYTEORDER,
+    FMR_EPAGESIZE, FMR_ETRUNCATED, FMR_ECHECKSUM,    FMR_ECORRUPT,
+    FMR_ENOTFOUND, FMR_EEXIST,     FMR_EREADONLY,    FMR_ESCRATCH,
+    FMR_EBUSY,     FMR_ESTALE,     FMR_ENAMETOOLONG, FMR_ENOENT,
+    FMR_EACCES,    FMR_ECOMMITTED, FMR_ENOTOWNED,    FMR_ETOOBIG,
+    FMR_EFORKED,   FMR_EGONE};
 
 START_TEST(test_strerror)
 {
   enum { N = sizeof all_codes / sizeof all_codes[0] };
-  ck_assert_int_eq(N, 28);
+  ck_assert_int_eq(N, 30);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(all_codes[i], -i); /* the enum is dense */
     const char *s = fmr_strerror(all_codes[i]);
@@ -496,7 +497,7 @@ START_TEST(test_strerror)
                     all_codes[j], s);
   }
   /* Unknown codes still give a string, distinct from every known one. */
-  static const int unknown[] = {-28, -1000, 1, INT_MIN, INT_MAX};
+  static const int unknown[] = {-30, -1000, 1, INT_MIN, INT_MAX};
   for (size_t u = 0; u < sizeof unknown / sizeof unknown[0]; u++) {
     const char *s = fmr_strerror(unknown[u]);
     ck_assert_ptr_nonnull(s);

@@ -72,7 +72,12 @@ fmalloc_fill <- function(x, value) {
 #'   runtime's `runtime_filepath`, `runtime_uuid`, `runtime_mode`,
 #'   `runtime_open`.  `fmalloc_runtime_info()` gives `filepath`, `uuid`,
 #'   `mode`, `readonly`, `file_size`, `mapped_bytes`, `used_bytes`,
-#'   `close_requested`, `runtime_open`, `live_vectors`, `catalog_count`.
+#'   `close_requested`, `runtime_open`, `live_vectors`, `catalog_count` and
+#'   `file_state`: `"current"` (the path names the runtime's heap file),
+#'   `"deleted"` (the file was deleted: saves into the runtime are
+#'   refused), `"replaced"` (another file was put at the path: saves are
+#'   refused), `"moved"` (the file was renamed: saves still reach it), or
+#'   `NA` (a scratch runtime, or a closed one).  See [open_fmalloc()].
 #' @examples
 #' init_fmalloc(tempdir(), mode = "scratch")
 #' rt <- fmalloc_default_runtime()
@@ -122,7 +127,8 @@ fmalloc_runtime_info <- function(runtime = NULL) {
        close_requested = info$close_requested,
        runtime_open = isTRUE(info$open) && !isTRUE(info$close_requested),
        live_vectors = info$live_vectors,
-       catalog_count = info$records_committed)
+       catalog_count = info$records_committed,
+       file_state = file_state(info))
 }
 
 vector_handle <- function(x) {

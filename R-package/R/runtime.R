@@ -38,6 +38,19 @@ size_bytes <- function(size_gb) {
 #' for it.  Opening a path that is already open in this R process returns
 #' the same runtime.
 #'
+#' A runtime keeps its heap file open.  If the file is deleted, or another
+#' file is put at its path (renamed over it, or a copy moved there), while
+#' the runtime is open, the runtime still reads its vectors, but saving
+#' into it ([fmalloc_save()]) is an error that says so, since nothing
+#' written to a file without a name outlives the session; its vectors
+#' (and those of a renamed file) serialize by value, as a reference to
+#' the path would not find them.  `open_fmalloc()` and [init_fmalloc()] of the path then open the
+#' file that is there now (creating one if there is none), and a reference
+#' read with `readRDS()` resolves to that file too (its identity check
+#' then decides whether the reference is valid).  A renamed file keeps
+#' taking saves.  [fmalloc_runtime_info()] reports the state as
+#' `file_state`.
+#'
 #' @param filepath Path of the heap file.  In `"scratch"` mode, a
 #'   directory (or a file whose directory is used) where an anonymous heap
 #'   file is made; nothing is left there afterwards.
@@ -87,6 +100,11 @@ init_fmalloc <- function(filepath, size_gb = NULL,
   rt <- open_fmalloc(filepath, size_gb = size_gb, mode = mode)
   assign("default", rt, envir = .rfm)
   invisible(created)
+}
+
+# where the runtime's heap file is now (see fmalloc_runtime_info())
+file_state <- function(info) {
+  if (is.null(info$file_state)) NA_character_ else info$file_state
 }
 
 default_runtime <- function() {
@@ -174,6 +192,14 @@ print.fmalloc_runtime <- function(x, ...) {
   cat("  mode:    ", if (is.null(info$mode)) "?" else info$mode,
       if (isTRUE(info$readonly)) " (read-only)" else "", "\n", sep = "")
   cat("  state:   ", state, "\n", sep = "")
+  fs <- file_state(info)
+  if (!is.na(fs) && fs != "current") {
+    cat("  file:    ", fs, switch(fs,
+      deleted = " (saves are refused; open the path again)",
+      replaced = " by another file (saves are refused; open the path again)",
+      moved = " (the path no longer names it)"
+    ), "\n", sep = "")
+  }
   if (isTRUE(info$open)) {
     cat("  size:    ", format_bytes(info$file_size), "\n", sep = "")
     cat("  used:    ", format_bytes(info$used_bytes), "\n", sep = "")
@@ -233,7 +259,8 @@ list_fmalloc_allocations <- function(runtime = NULL) {
 #'   a crash while saving or destroying a list leaves, see
 #'   [create_fmalloc_list()]), `live_unsaved` and `live_unsaved_bytes`
 #'   (vectors of this R session in the heap that no record holds: they go
-#'   when R collects them)).
+#'   when R collects them), `file_state` (whether the path still names the
+#'   heap file, as in [fmalloc_runtime_info()])).
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
 #' x <- create_fmalloc_vector("double", 1000, runtime = rt)
@@ -271,7 +298,8 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
     orphans_freed = info$swept_records,
     orphan_bytes_freed = info$swept_bytes,
     live_unsaved = info$live_stores,
-    live_unsaved_bytes = info$live_bytes
+    live_unsaved_bytes = info$live_bytes,
+    file_state = file_state(info)
   )
   list(runtime = info, catalog = catalog, summary = summary)
 }

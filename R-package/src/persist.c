@@ -39,6 +39,7 @@ void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role)
     Rf_error("the fmalloc runtime for '%s' was opened by the parent of "
              "this process: a forked child cannot save into it",
              rt->path);
+  rfm_runtime_check_file(rt, "save into");
   const void *mp = meta == R_NilValue ? NULL : RAW(meta);
   size_t ml = meta == R_NilValue ? 0 : (size_t)XLENGTH(meta);
   uint32_t tag = RFM_TAG(s->type);
@@ -558,6 +559,10 @@ SEXP rfm_serialized_state(SEXP x)
   rfm_vector *v = rfm_vec(x);
   rfm_store *s = v->store;
   if (s->malloced || s->rt->mode != FMR_MODE_PERSISTENT)
+    return NULL;
+  /* A reference into a file that its path no longer names (deleted,
+     replaced, moved) could never be resolved: by value.  */
+  if (rfm_runtime_file_state(s->rt) != FMR_FILE_CURRENT)
     return NULL;
   SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.serialize"));
   if (Rf_isString(opt) && XLENGTH(opt) >= 1 &&

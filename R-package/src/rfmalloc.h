@@ -160,6 +160,13 @@ rfm_runtime *rfm_runtime_get(SEXP rt, int need_writable);
 SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
                       unsigned flags);
 SEXP rfm_runtime_find(const char *path);
+/* Where the heap file of RT is now: an enum fmr_file_state, or -1 (a
+   scratch or closed runtime, or the file cannot be examined).  */
+int rfm_runtime_file_state(const rfm_runtime *rt);
+/* R error unless the heap file of the persistent RT is still there to
+   take a save (not deleted, not replaced by another file: WHAT, e.g.
+   "save into", says what was refused). */
+void rfm_runtime_check_file(const rfm_runtime *rt, const char *what);
 void rfm_register_vector(SEXP ext);
 void rfm_unload_all(void);
 void rfm_init_runtime(void);

@@ -36,6 +36,11 @@ static R_xlen_t vector_list_len, vector_list_prune_at = 1024;
 void rfm_fail(int code, const char *what)
 {
   const char *detail = fmr_errmsg();
+  if (code == FMR_EGONE)
+    Rf_error("%s: %s. Open the path again with open_fmalloc() or "
+             "init_fmalloc(), which opens (or creates) the file there now, "
+             "and work in that runtime",
+             what, detail && *detail ? detail : fmr_strerror(code));
   if (detail && *detail)
     Rf_error("%s: %s (%s)", what, fmr_strerror(code), detail);
   Rf_error("%s: %s", what, fmr_strerror(code));
@@ -152,6 +157,17 @@ void rfm_register_vector(SEXP ext)
     prune_vector_list();
 }
 
+int rfm_runtime_file_state(const rfm_runtime *r)
+{
+  if (r->heap == NULL || r->mode != FMR_MODE_PERSISTENT)
+    return -1;
+  int st = fmr_file_state(r->heap);
+  return st >= 0 ? st : -1;
+}
+
+/* The open runtime for PATH.  A persistent runtime whose file is no
+   longer the file at PATH (deleted, replaced, moved) is not it: the
+   caller then opens the file there now.  */
 SEXP rfm_runtime_find(const char *path)
 {
   for (SEXP p = CDR(runtime_list); p != R_NilValue; p = CDR(p)) {
@@ -160,7 +176,9 @@ SEXP rfm_runtime_find(const char *path)
       continue;
     rfm_runtime *r = R_ExternalPtrAddr(key);
     if (r != NULL && r->heap != NULL && !r->close_requested &&
-        !rfm_forked(r) && strcmp(r->path, path) == 0)
+        !rfm_forked(r) && strcmp(r->path, path) == 0 &&
+        (r->mode != FMR_MODE_PERSISTENT ||
+         rfm_runtime_file_state(r) == FMR_FILE_CURRENT))
       return key;
   }
   return R_NilValue;
@@ -177,6 +195,26 @@ static int inherited_runtime(const char *path)
       return 1;
   }
   return 0;
+}
+
+void rfm_runtime_check_file(const rfm_runtime *rt, const char *what)
+{
+  int st = rfm_runtime_file_state(rt);
+  if (st == FMR_FILE_DELETED)
+    Rf_error("cannot %s '%s': the heap file '%s' was deleted after this "
+             "runtime opened it, and what is saved there would be lost "
+             "when R ends. Open the path again with open_fmalloc() or "
+             "init_fmalloc() (that makes a new heap file there) and save "
+             "into that runtime; copy a vector x of this runtime there "
+             "first with as_fmalloc(x[], runtime = <new runtime>)",
+             what, rt->path, rt->path);
+  if (st == FMR_FILE_REPLACED)
+    Rf_error("cannot %s '%s': the heap file '%s' was replaced by another "
+             "file after this runtime opened it, and what is saved into "
+             "the old file would be lost when R ends. Open the path again "
+             "with open_fmalloc() or init_fmalloc() for the file that is "
+             "there now, and save into that runtime",
+             what, rt->path, rt->path);
 }
 
 /* --- orphaned list elements ------------------------------------------ */
@@ -565,6 +603,7 @@ SEXP C_rfm_info(SEXP rt)
                          "swept_bytes",
                          "live_stores",
                          "live_bytes",
+                         "file_state",
                          ""};
   SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
   if (r == NULL) {
@@ -608,7 +647,14 @@ SEXP C_rfm_info(SEXP rt)
     }
   SET_VECTOR_ELT(ans, 26, Rf_ScalarReal(nlive));
   SET_VECTOR_ELT(ans, 27, Rf_ScalarReal(live_bytes));
-  UNPROTECT(1);
+  static const char *const states[] = {"current", "deleted", "replaced",
+                                       "moved"};
+  int fs = rfm_runtime_file_state(r);
+  SEXP state = PROTECT(Rf_allocVector(STRSXP, 1));
+  SET_STRING_ELT(state, 0,
+                 fs >= 0 && fs < 4 ? Rf_mkChar(states[fs]) : NA_STRING);
+  SET_VECTOR_ELT(ans, 28, state);
+  UNPROTECT(2);
   return ans;
 }
 
