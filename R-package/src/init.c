@@ -19,13 +19,10 @@ SEXP C_rfm_runtime_of(SEXP);
 SEXP C_rfm_runtime_inherited(SEXP);
 SEXP C_rfm_vector_info(SEXP);
 SEXP C_rfm_save(SEXP, SEXP, SEXP, SEXP);
-SEXP C_rfm_mark_element(SEXP);
 SEXP C_rfm_find(SEXP, SEXP);
 SEXP C_rfm_destroy(SEXP);
 SEXP C_rfm_destroy_each(SEXP);
-SEXP C_rfm_destroy_name(SEXP, SEXP);
 SEXP C_rfm_get_id(SEXP, SEXP);
-SEXP C_rfm_poke_real(SEXP, SEXP, SEXP);
 SEXP C_rfm_check_save(SEXP);
 SEXP C_rfm_list_fill(SEXP, SEXP, SEXP);
 SEXP C_rfm_list_attrs(SEXP);
@@ -85,13 +82,10 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_runtime_inherited, 1),
     ENTRY(C_rfm_vector_info, 1),
     ENTRY(C_rfm_save, 4),
-    ENTRY(C_rfm_mark_element, 1),
     ENTRY(C_rfm_find, 2),
     ENTRY(C_rfm_destroy, 1),
     ENTRY(C_rfm_destroy_each, 1),
-    ENTRY(C_rfm_destroy_name, 2),
     ENTRY(C_rfm_get_id, 2),
-    ENTRY(C_rfm_poke_real, 3),
     ENTRY(C_rfm_check_save, 1),
     ENTRY(C_rfm_list_fill, 3),
     ENTRY(C_rfm_list_attrs, 1),

@@ -135,26 +135,6 @@ SEXP C_rfm_save(SEXP x, SEXP name, SEXP meta, SEXP role)
   return Rf_ScalarReal((double)v->store->record_id);
 }
 
-/* Before a list is destroyed: flag its committed element X as an
-   element, so that if the process dies after the list's own record is
-   gone, the next open frees X instead of leaking it.  */
-SEXP C_rfm_mark_element(SEXP x)
-{
-  x = arg_vector(x);
-  rfm_store *s = rfm_vec(x)->store;
-  rfm_runtime *rt = s->rt;
-  if (!s->committed || s->malloced || rt->readonly || rfm_forked(rt))
-    return R_NilValue;
-  fmr_record rec;
-  int rc = fmr_record_get(rt->heap, s->record_id, &rec);
-  if (rc != FMR_OK)
-    rfm_fail(rc, "cannot read the record");
-  if (rec.name[0] != '\0')
-    return R_NilValue; /* named on its own: the sweep leaves it alone */
-  rfm_commit(s, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
-  return R_NilValue;
-}
-
 /* The record named NAME in runtime RT, or an R error. */
 static rfm_runtime *find_named(SEXP rt, SEXP name, fmr_record *rec)
 {
@@ -264,20 +244,6 @@ SEXP C_rfm_destroy_each(SEXP els)
     if (v != NULL && v->store != NULL && !v->store->dead)
       destroy_store(v->store);
   }
-  return R_NilValue;
-}
-
-SEXP C_rfm_destroy_name(SEXP rt, SEXP name)
-{
-  fmr_record rec;
-  rfm_runtime *r = find_named(rt, name, &rec);
-  check_can_destroy(r);
-  rfm_store *s = rfm_store_find_record(r, rec.id);
-  int rc = fmr_record_free(r->heap, rec.id);
-  if (rc != FMR_OK)
-    rfm_fail(rc, "cannot free the record");
-  if (s != NULL)
-    rfm_store_forget(s);
   return R_NilValue;
 }
 
@@ -406,23 +372,6 @@ SEXP C_rfm_list_attrs(SEXP ids)
            (size_t)t.attr_bytes);
   UNPROTECT(1);
   return ans;
-}
-
-/* IDS[I] <- VALUE for the ids vector of an fmalloc list (1-based I). */
-SEXP C_rfm_poke_real(SEXP ids, SEXP i, SEXP value)
-{
-  ids = arg_vector(ids);
-  rfm_vector *v = rfm_vec(ids);
-  rfm_store *s = v->store;
-  double k = Rf_asReal(i);
-  if (s->type != REALSXP || ISNAN(k) || k < 1 || k > (double)s->length)
-    Rf_error("internal error: bad poke");
-  if (!rfm_store_writable(s) || (!s->malloced && s->rt->readonly))
-    Rf_error("cannot change a list of a closed, read-only or inherited "
-             "fmalloc runtime");
-  rfm_detach_clones(s, v);
-  ((double *)s->payload)[(R_xlen_t)k - 1] = Rf_asReal(value);
-  return R_NilValue;
 }
 
 /* fmalloc_destroy() of the named record of X that a saved list still
