@@ -239,9 +239,7 @@ test_that("open_fmalloc(readonly = TRUE) opens a reader of an unlocked file", {
   expect_error(open_fmalloc(path, readonly = NA), "TRUE or FALSE")
   expect_error(init_fmalloc(missing, readonly = TRUE), "does not exist")
   expect_false(init_fmalloc(path, readonly = TRUE))
-  expect_true(fmalloc_default_runtime() |>
-                diagnose_fmalloc_runtime() |>
-                (\(d) d$summary$readonly)())
+  expect_true(diagnose_fmalloc_runtime()$summary$readonly)
   cleanup_fmalloc()
 })
 
