@@ -334,6 +334,8 @@ test_that("cleanup_fmalloc(force = TRUE) invalidates vectors and frees the file"
   expect_error(as.character(s), closed)
   expect_error(fmalloc_vector_payload_ptr(x), closed)
   # what does not need the data still answers
+  expect_equal(fmalloc_vector_info(x)$state, "closed")
+  expect_match(capture.output(try(print(x), silent = TRUE))[1], "closed")
   expect_equal(length(x), 10L)
   expect_equal(length(s), 3L)
   expect_equal(dim(m), c(2L, 3L))
@@ -355,5 +357,47 @@ test_that("cleanup_fmalloc(force = TRUE) invalidates vectors and frees the file"
   cleanup_fmalloc(rt2, force = TRUE)
   expect_null(cleanup_fmalloc(rt, force = TRUE))
   rm(x, s, u, m, l, v, ptr)
+  invisible(gc())
+})
+
+test_that("a data pointer held across cleanup_fmalloc(force = TRUE) cannot fault", {
+  skip_if(Sys.which("gcc") == "" && Sys.which("cc") == "", "no C compiler")
+  d <- heap_dir()
+  src <- file.path(d, "held.c")
+  writeLines(c(
+    "#include <R.h>",
+    "#include <Rinternals.h>",
+    "SEXP held_get(SEXP p, SEXP i) {",
+    "  return ScalarReal(((double *) R_ExternalPtrAddr(p))[asInteger(i)]);",
+    "}",
+    "SEXP held_set(SEXP p, SEXP i, SEXP v) {",
+    "  ((double *) R_ExternalPtrAddr(p))[asInteger(i)] = asReal(v);",
+    "  return R_NilValue;",
+    "}"
+  ), src)
+  out <- system2(file.path(R.home("bin"), "R"), c("CMD", "SHLIB", shQuote(src)),
+                 stdout = TRUE, stderr = TRUE)
+  so <- file.path(d, paste0("held", .Platform$dynlib.ext))
+  skip_if_not(file.exists(so), paste(out, collapse = "\n"))
+  dll <- dyn.load(so)
+  on.exit(dyn.unload(so), add = TRUE)
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(as.double(1:1000), runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  p <- fmalloc_vector_payload_ptr(x)
+  expect_equal(.Call(dll$held_get, p, 9L), 10)
+  expect_true(cleanup_fmalloc(rt, force = TRUE))
+  # stand-in memory, not the file and not a fault
+  expect_equal(.Call(dll$held_get, p, 9L), 0)
+  .Call(dll$held_set, p, 9L, -1)
+  # a heap opened meanwhile is mapped elsewhere: the write reached nothing
+  rt2 <- open_fmalloc(path)
+  y <- fmalloc_load("x", runtime = rt2)
+  expect_equal(y[10], 10)
+  p2 <- fmalloc_vector_payload_ptr(y)
+  expect_false(identical(capture.output(print(p)), capture.output(print(p2))))
+  cleanup_fmalloc(rt2, force = TRUE)
+  rm(x, y, p, p2)
   invisible(gc())
 })
