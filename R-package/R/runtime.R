@@ -82,9 +82,10 @@ check_flag <- function(x, what) {
 #'   much address space (not memory, not disk) is reserved at open.  `NULL`
 #'   gives the library's default, 256 GiB, or less where the address space
 #'   is limited (`ulimit -v`, valgrind): the reservation is halved until it
-#'   succeeds.  An explicit size is reserved as given or the open fails.  It
-#'   is ignored when the file is already open in this session (the runtime
-#'   returned keeps its reservation).
+#'   succeeds.  An explicit size is reserved as given (rounded up to 1 MiB,
+#'   and never less than the file's size) or the open fails; growth beyond
+#'   it is an error that says so.  It is ignored when the file is already
+#'   open in this session (the runtime returned keeps its reservation).
 #' @return A runtime handle of class `"fmalloc_runtime"`.
 #' @seealso [init_fmalloc()], [cleanup_fmalloc()],
 #'   [diagnose_fmalloc_runtime()]
