@@ -182,7 +182,7 @@ test_that("each scratch open is a runtime of its own", {
   x <- as_fmalloc(as.double(1:10), runtime = a)
   y <- as_fmalloc(1:5, runtime = b)
   expect_false(identical(fmalloc_runtime_of(x), fmalloc_runtime_of(y)))
-  expect_true(cleanup_fmalloc(b) %in% FALSE)
+  expect_false(cleanup_fmalloc(b))
   # closing b leaves a open
   z <- create_fmalloc_vector("integer", 3, runtime = a)
   expect_equal(length(z), 3L)
