@@ -389,11 +389,12 @@ static int reserve_and_map(struct fmr_heap *heap, uint64_t reserve,
   void *base = mmap(NULL, (size_t)reserve, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   /* The default maximum is only a wish: where the address space is
-     limited (ulimit -v, valgrind) settle for less, down to 64 MiB or the
-     file's size. */
+     limited (ulimit -v: ENOMEM; valgrind refuses large reservations
+     with EINVAL) settle for less, down to 64 MiB or the file's size. */
   uint64_t floor = round_up(
       size > (UINT64_C(64) << 20) ? size : (UINT64_C(64) << 20), GROWTH_UNIT);
-  while (base == MAP_FAILED && errno == ENOMEM && heap->default_max &&
+  while (base == MAP_FAILED && (errno == ENOMEM || errno == EINVAL) &&
+         heap->default_max &&
          reserve / 2 >= floor) {
     reserve = round_up(reserve / 2, GROWTH_UNIT);
     base = mmap(NULL, (size_t)reserve, PROT_NONE,

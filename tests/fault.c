@@ -27,6 +27,12 @@ static int armed_kind = -1;
 static long countdown;
 static int hit;
 static fault_sync_hook sync_hook;
+static int mmap_errno = ENOMEM;
+
+void fault_set_mmap_errno(int err)
+{
+  mmap_errno = err;
+}
 
 void fault_set_sync_hook(fault_sync_hook hook)
 {
@@ -136,7 +142,7 @@ void *fmr_fault_mmap(void *addr, size_t len, int prot, int flags, int fd,
                      off_t offset)
 {
   if (fail(FMR_FAULT_MMAP)) {
-    errno = ENOMEM;
+    errno = mmap_errno;
     return MAP_FAILED;
   }
   return mmap(addr, len, prot, flags, fd, offset);

@@ -15,6 +15,8 @@ void fault_arm(int kind, long n);
 void fault_disarm(void);
 /* Did the armed call fail since fault_arm? */
 int fault_hit(void);
+/* The errno of an injected mmap failure (ENOMEM unless set). */
+void fault_set_mmap_errno(int err);
 
 /* Called after every successful msync (ADDR, LEN) or fsync/fdatasync
    (FD) of the library: its durability points. */

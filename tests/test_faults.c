@@ -20,7 +20,9 @@
 
 #include "testutil.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -210,6 +212,45 @@ START_TEST(test_faults_of_kind)
 }
 END_TEST
 
+/* valgrind refuses a large address-space reservation with EINVAL, not
+   ENOMEM: the default maximum then settles for less as for ENOMEM; an
+   explicit max_size is not shrunk. */
+START_TEST(test_reserve_einval)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "einval.fmr");
+  fmr_options o;
+  fmr_heap *heap = NULL;
+  fmr_options_init(&o);
+  o.flags = FMR_OPEN_CREATE;
+  fault_set_mmap_errno(EINVAL);
+  fault_arm(FMR_FAULT_MMAP, 1);
+  int rc = fmr_open(path, &o, &heap);
+  ck_assert_msg(fault_hit(), "the reservation was not the first mmap");
+  ck_assert_msg(rc == FMR_OK, "EINVAL from the reservation: %s",
+                fmr_errmsg());
+  fmr_stats st = tu_stat(heap);
+  ck_assert_uint_lt(st.max_size, UINT64_C(256) << 30);
+  ck_assert_uint_ge(st.max_size, UINT64_C(64) << 20);
+  ck_assert_int_eq(fmr_close(heap), FMR_OK);
+
+  o.flags = 0;
+  o.max_size = UINT64_C(1) << 30;
+  fault_arm(FMR_FAULT_MMAP, 1);
+  rc = fmr_open(path, &o, &heap);
+  ck_assert(fault_hit());
+  ck_assert_int_eq(rc, FMR_ENOMEM);
+  fault_disarm();
+  fault_set_mmap_errno(ENOMEM);
+  ck_assert_int_eq(fmr_open(path, &o, &heap), FMR_OK);
+  ck_assert_int_eq(fmr_close(heap), FMR_OK);
+  unlink(path);
+  rmdir(dir);
+  free(path);
+  free(dir);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
   Suite *s = suite_create("faults");
@@ -217,6 +258,9 @@ static Suite *faults_suite(void)
   tu_timeout(tc, 300);
   tcase_add_loop_test(tc, test_faults_of_kind, 0, FMR_FAULT_KINDS);
   suite_add_tcase(s, tc);
+  TCase *reserve = tcase_create("reserve");
+  tcase_add_test(reserve, test_reserve_einval);
+  suite_add_tcase(s, reserve);
   return s;
 }
 

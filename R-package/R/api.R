@@ -67,8 +67,9 @@ fmalloc_fill <- function(x, value) {
 #'   `payload_nbytes`, `payload_offset`, `record_id`, `name`, `generation`,
 #'   `state` (`"saved"`, `"serialized"` (an unnamed record written by
 #'   serialization), `"live"` (not committed), `"memory"` (a private copy
-#'   in process memory), `"destroyed"`), `clone` (an R copy sharing the
-#'   data until written), `pinned`, `maybe_dirty`, `recoverable` and the
+#'   in process memory), `"destroyed"`, `"closed"` (its heap was closed
+#'   by [cleanup_fmalloc()] with `force = TRUE`)), `clone` (an R copy
+#'   sharing the data until written), `pinned`, `maybe_dirty`, `recoverable` and the
 #'   runtime's `runtime_filepath`, `runtime_uuid`, `runtime_mode`,
 #'   `runtime_open`.  `fmalloc_runtime_info()` gives `filepath`, `uuid`,
 #'   `mode`, `readonly`, `file_size`, `mapped_bytes`, `used_bytes`,

@@ -8,6 +8,11 @@
 #' frame as its single argument.  The data frame itself is an ordinary R
 #' list; its columns live in the heap.
 #'
+#' Columns shorter than the longest are recycled as [data.frame()] does
+#' when the longest length is a multiple of theirs (`b = 1` beside
+#' `a = 1:4` gives four rows); otherwise, or when a column is empty and
+#' others are not, it is an error, with data.frame()'s message.
+#'
 #' @param ... Columns, as named arguments (or a data frame for
 #'   `as_fmalloc_data_frame()`).
 #' @param row.names `NULL` (automatic row names) or a character vector.
@@ -65,15 +70,25 @@ build_data_frame <- function(cols, row.names, check.names,
     if (!is.null(runtime)) break
   }
   runtime <- resolve_runtime(runtime)
+  for (col in cols) {
+    if (is.list(col) || !is.atomic(col)) {
+      stop("data frame columns must be atomic vectors", call. = FALSE)
+    }
+  }
   lens <- vapply(cols, length, numeric(1))
   n <- max(lens)
-  if (any(lens != n)) {
-    stop("all columns must have the same length", call. = FALSE)
+  short <- lens < n
+  if (any(short & (lens == 0 | n %% lens != 0))) {
+    stop(sprintf("arguments imply differing number of rows: %s",
+                 paste(format(unique(lens), scientific = FALSE),
+                       collapse = ", ")),
+         call. = FALSE)
   }
   for (i in seq_along(cols)) {
     col <- cols[[i]]
-    if (is.list(col) || !is.atomic(col)) {
-      stop("data frame columns must be atomic vectors", call. = FALSE)
+    if (short[i]) {
+      # as data.frame(): rep() keeps a factor's levels
+      col <- rep(col, length.out = n)
     }
     if (isTRUE(stringsAsFactors) && is.character(col)) {
       col <- factor(col)

@@ -32,11 +32,38 @@ size_bytes <- function(size_gb) {
   size_gb * 2^30
 }
 
+max_size_bytes <- function(max_size_gb) {
+  if (is.null(max_size_gb)) {
+    return(0)
+  }
+  if (!is.numeric(max_size_gb) || length(max_size_gb) != 1L ||
+      is.na(max_size_gb) || !is.finite(max_size_gb) || max_size_gb <= 0) {
+    stop("'max_size_gb' must be NULL or a single positive number",
+         call. = FALSE)
+  }
+  bytes <- max_size_gb * 2^30
+  if (bytes > 2^62) {
+    stop("'max_size_gb' is too large (at most 2^32 GiB)", call. = FALSE)
+  }
+  bytes
+}
+
+check_flag <- function(x, what) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+    stop(sprintf("'%s' must be TRUE or FALSE", what), call. = FALSE)
+  }
+  x
+}
+
 #' Open an fmalloc runtime
 #'
 #' Opens (creating it if needed) a heap file and returns a runtime handle
-#' for it.  Opening a path that is already open in this R process returns
-#' the same runtime.
+#' for it.  Opening a persistent path that is already open in this R
+#' process returns the same runtime (which must then be open for the access
+#' asked for: a path open for writing cannot also be opened read-only in
+#' the same session, nor the reverse).  Every scratch open makes a runtime
+#' of its own, with its own anonymous heap file, even in the same
+#' directory.
 #'
 #' A runtime keeps its heap file open.  If the file is deleted, or another
 #' file is put at its path (renamed over it, or a copy moved there), while
@@ -58,6 +85,20 @@ size_bytes <- function(size_gb) {
 #'   library's default of 1 MiB).  The heap grows as needed.
 #' @param mode `"persistent"` (objects can be named and outlive the
 #'   session) or `"scratch"` (nothing survives).
+#' @param readonly If `TRUE`, open an existing persistent heap file for
+#'   reading only, whether or not another process holds its writer lock: no
+#'   vector of it can be changed, saved or destroyed, new results go to a
+#'   scratch runtime, and the file is never created.  The default opens it
+#'   for writing (one writer per file: a file another process writes is an
+#'   error).  Not for scratch runtimes.
+#' @param max_size_gb The largest size the heap may grow to, in GiB: this
+#'   much address space (not memory, not disk) is reserved at open.  `NULL`
+#'   gives the library's default, 256 GiB, or less where the address space
+#'   is limited (`ulimit -v`, valgrind): the reservation is halved until it
+#'   succeeds.  An explicit size is reserved as given (rounded up to 1 MiB,
+#'   and never less than the file's size) or the open fails; growth beyond
+#'   it is an error that says so.  It is ignored when the file is already
+#'   open in this session (the runtime returned keeps its reservation).
 #' @return A runtime handle of class `"fmalloc_runtime"`.
 #' @seealso [init_fmalloc()], [cleanup_fmalloc()],
 #'   [diagnose_fmalloc_runtime()]
@@ -71,10 +112,20 @@ size_bytes <- function(size_gb) {
 #' cleanup_fmalloc(rt)
 #' @export
 open_fmalloc <- function(filepath, size_gb = NULL,
-                         mode = c("persistent", "scratch")) {
+                         mode = c("persistent", "scratch"),
+                         readonly = FALSE, max_size_gb = NULL) {
   mode <- match.arg(mode)
-  .Call(C_rfm_open, heap_path(filepath, mode), mode_code(mode),
-        size_bytes(size_gb))
+  check_flag(readonly, "readonly")
+  if (readonly && mode == "scratch") {
+    stop("a scratch runtime cannot be read-only", call. = FALSE)
+  }
+  path <- heap_path(filepath, mode)
+  if (readonly && !file.exists(path)) {
+    stop(sprintf("cannot open '%s' read-only: the file does not exist",
+                 path), call. = FALSE)
+  }
+  .Call(C_rfm_open, path, mode_code(mode), size_bytes(size_gb),
+        max_size_bytes(max_size_gb), readonly)
 }
 
 #' Open an fmalloc runtime and make it the default
@@ -84,7 +135,8 @@ open_fmalloc <- function(filepath, size_gb = NULL,
 #'
 #' @inheritParams open_fmalloc
 #' @return Invisibly, `TRUE` if a new heap file was made (always for a
-#'   scratch runtime), `FALSE` if an existing one was opened.
+#'   scratch runtime), `FALSE` if an existing one was opened (always with
+#'   `readonly = TRUE`).
 #'   [fmalloc_default_runtime()] gives the runtime.
 #' @examples
 #' init_fmalloc(tempdir(), mode = "scratch")
@@ -93,11 +145,13 @@ open_fmalloc <- function(filepath, size_gb = NULL,
 #' cleanup_fmalloc()
 #' @export
 init_fmalloc <- function(filepath, size_gb = NULL,
-                         mode = c("persistent", "scratch")) {
+                         mode = c("persistent", "scratch"),
+                         readonly = FALSE, max_size_gb = NULL) {
   mode <- match.arg(mode)
   path <- heap_path(filepath, mode)
   created <- mode == "scratch" || !file.exists(path)
-  rt <- open_fmalloc(filepath, size_gb = size_gb, mode = mode)
+  rt <- open_fmalloc(filepath, size_gb = size_gb, mode = mode,
+                     readonly = readonly, max_size_gb = max_size_gb)
   assign("default", rt, envir = .rfm)
   invisible(created)
 }
@@ -129,11 +183,35 @@ resolve_runtime <- function(runtime) {
 #' Close an fmalloc runtime
 #'
 #' Asks the runtime to close: no new vector can be made in it.  The heap
-#' file stays mapped while any vector from it is reachable, and is closed
-#' (synced, marked clean and unmapped) when the last one is collected.
-#' If the runtime was the default one, there is no default afterwards.
+#' file stays mapped (and a writer keeps the file's writer lock) while any
+#' vector from it is reachable, and is closed (synced, marked clean and
+#' unmapped) when the last one is collected.
+#' [diagnose_fmalloc_runtime()]`$holders` lists the vectors that keep it
+#' open.  If the runtime was the default one, there is no default
+#' afterwards.
+#'
+#' With `force = TRUE` the heap file is closed at once (synced, marked
+#' clean, unmapped, its lock released, so that another process can open it
+#' for writing), and every vector of it still reachable in this session is
+#' invalidated: its length is still known, but any other use (printing,
+#' `[`, arithmetic, [sum()], serialization, C code asking for its data) is
+#' an R error saying that its runtime is closed.  Saved data is not lost:
+#' what was saved is in the file and can be loaded again from a new
+#' runtime; unsaved vectors are gone.  A list's elements are invalidated
+#' alike.  Vectors that were private copies in process memory stay valid.
+#' C code that obtained a data pointer before the close (a running `.Call`
+#' that calls back into R, or a pointer from
+#' [fmalloc_vector_payload_ptr()]) must not use it afterwards: so that
+#' such a pointer reads zeros instead of crashing R, the address range
+#' stays covered by anonymous memory until the last of those vectors is
+#' collected, but nothing written there reaches the file.  If another
+#' runtime of this session still has the same file open, the file stays
+#' open for it.  `force = TRUE` after a plain call (a runtime waiting for
+#' its vectors) closes it too.
 #'
 #' @param runtime A runtime, or `NULL` for the default runtime.
+#' @param force If `TRUE`, close the heap now and invalidate the vectors
+#'   that still refer to it (see Details).
 #' @return `TRUE` invisibly if the heap was closed at once, `FALSE` if it
 #'   waits for its vectors to be collected; `NULL` invisibly if there is
 #'   nothing to close (no default runtime, or called again), so that
@@ -146,7 +224,8 @@ resolve_runtime <- function(runtime) {
 #' rm(x)
 #' invisible(gc())
 #' @export
-cleanup_fmalloc <- function(runtime = NULL) {
+cleanup_fmalloc <- function(runtime = NULL, force = FALSE) {
+  check_flag(force, "force")
   if (is.null(runtime)) {
     runtime <- default_runtime()
     if (is.null(runtime)) {
@@ -158,10 +237,10 @@ cleanup_fmalloc <- function(runtime = NULL) {
     rm("default", envir = .rfm)
   }
   info <- .Call(C_rfm_info, runtime)
-  if (!isTRUE(info$open) || isTRUE(info$close_requested)) {
+  if (!isTRUE(info$open) || (isTRUE(info$close_requested) && !force)) {
     return(invisible(NULL))
   }
-  invisible(.Call(C_rfm_close, runtime))
+  invisible(.Call(C_rfm_close, runtime, force))
 }
 
 format_bytes <- function(x) {
@@ -246,7 +325,14 @@ list_fmalloc_allocations <- function(runtime = NULL) {
 #'
 #' @param runtime A runtime, or `NULL` for the default runtime.
 #' @return A list with elements `runtime` (raw statistics from the
-#'   library), `catalog` (as [list_fmalloc_allocations()]) and `summary`
+#'   library), `catalog` (as [list_fmalloc_allocations()]), `holders` (a
+#'   data frame with one row per block or record of the heap that R objects
+#'   of this session refer to, which keep the heap file open after
+#'   [cleanup_fmalloc()]: `type`, `length`, `record` (the record id, `NA`
+#'   for an unsaved vector), `name` (the record's name, or `NA`), `state`
+#'   (`"record"`, `"live"` (unsaved), `"memory"` (a private copy in process
+#'   memory) or `"destroyed"`), `objects` (how many R vector objects share
+#'   it) and `bytes`) and `summary`
 #'   (a named list: `path`, `mode`, `open`, `readonly`, `recovered`,
 #'   `file_size`, `mapped_size` (bytes managed by the allocator),
 #'   `reserved_size`, `used_bytes`, `free_bytes`, `largest_free`,
@@ -301,7 +387,10 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
     live_unsaved_bytes = info$live_bytes,
     file_state = file_state(info)
   )
-  list(runtime = info, catalog = catalog, summary = summary)
+  holders <- as.data.frame(.Call(C_rfm_holders, runtime),
+                           stringsAsFactors = FALSE)
+  list(runtime = info, catalog = catalog, holders = holders,
+       summary = summary)
 }
 
 #' Compact a heap file

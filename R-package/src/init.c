@@ -5,8 +5,9 @@
 #include "ops.h" /* C_rfm_arith, C_rfm_math, C_rfm_cum, C_rfm_colsums */
 #include "rfmalloc.h"
 
-SEXP C_rfm_open(SEXP, SEXP, SEXP);
-SEXP C_rfm_close(SEXP);
+SEXP C_rfm_open(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP C_rfm_close(SEXP, SEXP);
+SEXP C_rfm_holders(SEXP);
 SEXP C_rfm_info(SEXP);
 SEXP C_rfm_catalog(SEXP);
 SEXP C_rfm_runtime_count(void);
@@ -67,8 +68,9 @@ SEXP C_rfm_unload(void);
   }
 
 static const R_CallMethodDef call_methods[] = {
-    ENTRY(C_rfm_open, 3),
-    ENTRY(C_rfm_close, 1),
+    ENTRY(C_rfm_open, 5),
+    ENTRY(C_rfm_close, 2),
+    ENTRY(C_rfm_holders, 1),
     ENTRY(C_rfm_info, 1),
     ENTRY(C_rfm_catalog, 1),
     ENTRY(C_rfm_runtime_count, 0),

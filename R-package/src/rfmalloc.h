@@ -89,6 +89,9 @@ typedef struct rfm_runtime {
   R_xlen_t nvec;             /* live vector handles of this runtime */
   struct rfm_store *stores;  /* every live store of this runtime */
   struct rfm_table *records; /* record id -> store, for live stores */
+  void *standin;       /* closed with force: anonymous memory where the
+                          heap was mapped, until the last vector goes */
+  size_t standin_len;
 } rfm_runtime;
 
 typedef struct rfm_store {
@@ -159,6 +162,10 @@ void rfm_fail(int code, const char *what);
 rfm_runtime *rfm_runtime_get(SEXP rt, int need_writable);
 SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
                       unsigned flags);
+SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
+                         double max_size, unsigned flags);
+/* The open persistent runtime of PATH in this process, or R_NilValue
+   (scratch runtimes are never found: each open is its own).  */
 SEXP rfm_runtime_find(const char *path);
 /* Where the heap file of RT is now: an enum fmr_file_state, or -1 (a
    scratch or closed runtime, or the file cannot be examined).  */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 SEXP rfm_runtime_tag, rfm_vector_tag;
 unsigned rfm_forkgen;
@@ -85,6 +87,17 @@ static void runtime_close_heap(rfm_runtime *r)
   }
 }
 
+/* The anonymous stand-in mapping of a runtime closed with force (see
+   runtime_force_close) goes with its last vector.  */
+static void runtime_drop_standin(rfm_runtime *r)
+{
+  if (r->standin != NULL) {
+    munmap(r->standin, r->standin_len);
+    r->standin = NULL;
+    r->standin_len = 0;
+  }
+}
+
 static void runtime_free(rfm_runtime *r)
 {
   rfm_table_free(r->records);
@@ -105,6 +118,7 @@ static void runtime_finalize(SEXP ext)
   r->close_requested = 1;
   if (r->nvec == 0) {
     runtime_close_heap(r);
+    runtime_drop_standin(r);
     runtime_free(r);
   }
 }
@@ -124,6 +138,7 @@ static void vector_finalize(SEXP ext)
   r->nvec--;
   if (r->nvec == 0 && r->close_requested) {
     runtime_close_heap(r);
+    runtime_drop_standin(r);
     if (r->handle_dead)
       runtime_free(r);
   }
@@ -176,9 +191,9 @@ SEXP rfm_runtime_find(const char *path)
       continue;
     rfm_runtime *r = R_ExternalPtrAddr(key);
     if (r != NULL && r->heap != NULL && !r->close_requested &&
-        !rfm_forked(r) && strcmp(r->path, path) == 0 &&
-        (r->mode != FMR_MODE_PERSISTENT ||
-         rfm_runtime_file_state(r) == FMR_FILE_CURRENT))
+        !rfm_forked(r) && r->mode == FMR_MODE_PERSISTENT &&
+        strcmp(r->path, path) == 0 &&
+        rfm_runtime_file_state(r) == FMR_FILE_CURRENT)
       return key;
   }
   return R_NilValue;
@@ -485,12 +500,30 @@ static SEXP runtime_wrap(fmr_heap *heap, const char *path, int mode)
 SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
                       unsigned flags)
 {
-  SEXP found = rfm_runtime_find(path);
+  return rfm_runtime_open_ex(path, mode, initial_size, 0, flags);
+}
+
+/* Each open of a scratch heap is a runtime of its own (an anonymous file
+   in the directory PATH); a persistent PATH open in this process gives
+   its runtime, which must then be open for the access FLAGS ask for
+   (FMR_OPEN_READONLY or not; without FMR_OPEN_CREATE, a file locked by
+   another writer is opened read-only).  MAX_SIZE: bytes of address space
+   to reserve, 0 for the library's default.  */
+SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
+                         double max_size, unsigned flags)
+{
+  SEXP found =
+      mode == FMR_MODE_PERSISTENT ? rfm_runtime_find(path) : R_NilValue;
   if (found != R_NilValue) {
     rfm_runtime *r = R_ExternalPtrAddr(found);
-    if (r->mode != mode)
-      Rf_error("'%s' is already open in %s mode, not %s", path,
-               mode_name(r->mode), mode_name(mode));
+    if ((flags & FMR_OPEN_READONLY) && !r->readonly)
+      Rf_error("'%s' is already open for writing in this R session: use "
+               "that runtime, or close it with cleanup_fmalloc() first",
+               path);
+    if ((flags & FMR_OPEN_CREATE) && r->readonly)
+      Rf_error("'%s' is already open read-only in this R session: close "
+               "that runtime with cleanup_fmalloc() first",
+               path);
     return found;
   }
   fmr_options options;
@@ -498,11 +531,12 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
   options.mode = mode;
   options.flags = flags;
   options.initial_size = initial_size > 0 ? (uint64_t)initial_size : 0;
+  options.max_size = max_size > 0 ? (uint64_t)max_size : 0;
   fmr_heap *heap = NULL;
   int rc = fmr_open(path, &options, &heap);
   /* A forked child opening the file its parent holds gets a reader: the
      parent's writer lock is the one in the way.  */
-  if (rc == FMR_ELOCKED &&
+  if (rc == FMR_ELOCKED && !(flags & FMR_OPEN_READONLY) &&
       (!(flags & FMR_OPEN_CREATE) || inherited_runtime(path))) {
     options.flags = flags | FMR_OPEN_READONLY;
     rc = fmr_open(path, &options, &heap);
@@ -511,6 +545,15 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
     char what[64 + 4096];
     snprintf(what, sizeof what, "cannot open fmalloc heap '%s'", path);
     rfm_fail(rc, what);
+  }
+  if ((flags & FMR_OPEN_READONLY) && !fmr_is_readonly(heap)) {
+    /* the library gave this process's writer heap (a runtime of it is
+       closing, waiting for its vectors) */
+    fmr_close(heap);
+    Rf_error("'%s' is still open for writing in this R session (a closed "
+             "runtime waits for its vectors: drop them, or close it with "
+             "cleanup_fmalloc(force = TRUE))",
+             path);
   }
   SEXP ext = runtime_wrap(heap, path, mode);
   if (ext == R_NilValue)
@@ -525,17 +568,73 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
   return ext;
 }
 
-SEXP C_rfm_open(SEXP path, SEXP mode, SEXP initial_size)
+SEXP C_rfm_open(SEXP path, SEXP mode, SEXP initial_size, SEXP max_size,
+                SEXP readonly)
 {
   if (!Rf_isString(path) || XLENGTH(path) != 1 ||
       STRING_ELT(path, 0) == NA_STRING)
     Rf_error("'filepath' must be a single string");
   int m = Rf_asInteger(mode);
-  return rfm_runtime_open(Rf_translateChar(STRING_ELT(path, 0)), m,
-                          Rf_asReal(initial_size), FMR_OPEN_CREATE);
+  unsigned flags =
+      Rf_asLogical(readonly) == TRUE ? FMR_OPEN_READONLY : FMR_OPEN_CREATE;
+  return rfm_runtime_open_ex(Rf_translateChar(STRING_ELT(path, 0)), m,
+                             Rf_asReal(initial_size), Rf_asReal(max_size),
+                             flags);
 }
 
-SEXP C_rfm_close(SEXP rt)
+/* cleanup_fmalloc(force = TRUE): close the heap now, with vectors of R
+   left over it.  Each of them then fails its rfm_vec() check (closed
+   runtime) with an R error; their finalizers free nothing (the library
+   reclaims uncommitted blocks at close).  C code may still hold a data
+   pointer into the mapping (a .Call that called back into R, a payload
+   pointer from fmalloc_payload_pointer()): so that such a pointer meets
+   memory rather than a fault, and no other mapping is placed where it
+   points, the address range is covered at once by anonymous private
+   memory (reads give zeros, writes go nowhere, pages cost memory only
+   when touched) until the last vector is collected.  Not when the heap
+   is still open through another runtime of this process (the library's
+   refcount): its mapping then stays.  */
+static void runtime_force_close(rfm_runtime *r)
+{
+  if (r->heap == NULL)
+    return;
+  char *base = NULL;
+  size_t len = 0;
+  fmr_stats st;
+  if (r->nvec > 0 && fmr_stat(r->heap, &st) == FMR_OK && st.refcount == 1 &&
+      st.file_size <= SIZE_MAX / 2) {
+    for (rfm_store *s = r->stores; s != NULL; s = s->rt_next) {
+      uint64_t off;
+      if (s->malloced || s->payload == NULL ||
+          (off = fmr_ptr_to_offset(r->heap, s->payload)) == 0)
+        continue;
+      /* the file's mapping starts at offset 0; data pointers are in it */
+      base = (char *)s->payload - off;
+      long page = sysconf(_SC_PAGESIZE);
+      size_t pg = page > 0 ? (size_t)page : 4096;
+      len = ((size_t)st.file_size + pg - 1) / pg * pg;
+      break;
+    }
+  }
+  runtime_close_heap(r);
+  if (base == NULL)
+    return;
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#ifdef MAP_FIXED_NOREPLACE
+  flags |= MAP_FIXED_NOREPLACE; /* never over a mapping made meanwhile */
+#endif
+  void *p = mmap(base, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (p == MAP_FAILED)
+    return;
+  if (p != (void *)base) { /* a kernel without MAP_FIXED_NOREPLACE */
+    munmap(p, len);
+    return;
+  }
+  r->standin = p;
+  r->standin_len = len;
+}
+
+SEXP C_rfm_close(SEXP rt, SEXP force)
 {
   if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
     Rf_error("not an fmalloc runtime");
@@ -545,7 +644,71 @@ SEXP C_rfm_close(SEXP rt)
   r->close_requested = 1;
   if (r->nvec == 0)
     runtime_close_heap(r);
+  else if (Rf_asLogical(force) == TRUE)
+    runtime_force_close(r);
   return Rf_ScalarLogical(r->heap == NULL);
+}
+
+/* The R objects that keep RT's heap open: one row per store of the
+   runtime (a block or record that R objects of this session map).  */
+SEXP C_rfm_holders(SEXP rt)
+{
+  if (TYPEOF(rt) != EXTPTRSXP || R_ExternalPtrTag(rt) != rfm_runtime_tag)
+    Rf_error("not an fmalloc runtime");
+  rfm_runtime *r = R_ExternalPtrAddr(rt);
+  R_xlen_t n = 0;
+  if (r != NULL)
+    for (rfm_store *s = r->stores; s != NULL; s = s->rt_next)
+      if (s->handles != NULL)
+        n++;
+  const char *names[] = {"type", "length", "record", "name", "state",
+                         "objects", "bytes", ""};
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  SEXP type = Rf_allocVector(STRSXP, n);
+  SET_VECTOR_ELT(ans, 0, type);
+  SEXP len = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 1, len);
+  SEXP rec = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 2, rec);
+  SEXP name = Rf_allocVector(STRSXP, n);
+  SET_VECTOR_ELT(ans, 3, name);
+  SEXP state = Rf_allocVector(STRSXP, n);
+  SET_VECTOR_ELT(ans, 4, state);
+  SEXP objs = Rf_allocVector(INTSXP, n);
+  SET_VECTOR_ELT(ans, 5, objs);
+  SEXP bytes = Rf_allocVector(REALSXP, n);
+  SET_VECTOR_ELT(ans, 6, bytes);
+  R_xlen_t i = 0;
+  for (rfm_store *s = r != NULL ? r->stores : NULL; s != NULL && i < n;
+       s = s->rt_next) {
+    if (s->handles == NULL)
+      continue;
+    int k = 0;
+    for (rfm_vector *v = s->handles; v != NULL; v = v->next)
+      k++;
+    SET_STRING_ELT(type, i, Rf_mkChar(Rf_type2char((SEXPTYPE)s->type)));
+    REAL(len)[i] = (double)s->length;
+    REAL(rec)[i] = s->committed ? (double)s->record_id : NA_REAL;
+    fmr_record x;
+    SET_STRING_ELT(name, i,
+                   s->committed && !s->dead && r->heap != NULL &&
+                           fmr_record_get(r->heap, s->record_id, &x) ==
+                               FMR_OK &&
+                           x.name[0]
+                       ? Rf_mkCharCE(x.name, CE_UTF8)
+                       : NA_STRING);
+    SET_STRING_ELT(state, i,
+                   Rf_mkChar(s->dead       ? "destroyed"
+                             : s->malloced ? "memory"
+                             : r->heap == NULL ? "closed"
+                             : s->committed    ? "record"
+                                               : "live"));
+    INTEGER(objs)[i] = k;
+    REAL(bytes)[i] = (double)s->bytes;
+    i++;
+  }
+  UNPROTECT(1);
+  return ans;
 }
 
 static void uuid_hex(const uint8_t *uuid, char *out)

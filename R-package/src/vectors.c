@@ -179,12 +179,12 @@ SEXP C_rfm_vector_info(SEXP x)
   SET_VECTOR_ELT(ans, 3, Rf_ScalarLogical(v->alias));
   SET_VECTOR_ELT(ans, 4, Rf_ScalarLogical(v->clone));
   SET_VECTOR_ELT(ans, 5, Rf_ScalarLogical(v->pinned));
-  const char *state = s->dead                               ? "destroyed"
-                      : s->malloced                         ? "memory"
-                      : s->committed && s->editable         ? "saved"
-                      : s->committed                        ? "serialized"
-                      : !s->malloced && s->rt->heap == NULL ? "closed"
-                                                            : "live";
+  const char *state = s->dead                       ? "destroyed"
+                      : s->malloced                 ? "memory"
+                      : s->rt->heap == NULL         ? "closed"
+                      : s->committed && s->editable ? "saved"
+                      : s->committed                ? "serialized"
+                                                    : "live";
   SET_VECTOR_ELT(ans, 6, Rf_mkString(state));
   SET_VECTOR_ELT(ans, 7, Rf_ScalarReal((double)s->bytes));
   SET_VECTOR_ELT(ans, 8, Rf_mkString(Rf_type2char(s->type)));

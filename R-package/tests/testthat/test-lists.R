@@ -722,3 +722,36 @@ test_that("a list read back by a reader process cannot be saved or destroyed the
   expect_same(sort(cat$name[!is.na(cat$name)]), "L")
   cleanup_fmalloc(rt)
 })
+
+test_that("create_fmalloc_data_frame recycles columns as data.frame() does", {
+  rt <- open_fmalloc(heap_dir(), mode = "scratch")
+  init_fmalloc(heap_dir(), mode = "scratch")
+  on.exit(cleanup_fmalloc(), add = TRUE)
+  df <- create_fmalloc_data_frame(a = 1:4, b = 1)
+  expect_same(as.data.frame(lapply(df, `[`)), data.frame(a = 1:4, b = 1))
+  expect_true(all(vapply(df, is_fmalloc, logical(1))))
+  df <- create_fmalloc_data_frame(a = as_fmalloc(1:6, runtime = rt),
+                                  b = c("x", "y"),
+                                  f = factor("u", levels = c("u", "v")))
+  want <- data.frame(a = 1:6, b = c("x", "y"),
+                     f = factor("u", levels = c("u", "v")))
+  expect_same(as.data.frame(lapply(df, `[`)), want)
+  expect_same(levels(df$f), c("u", "v"))
+  expect_same(fmalloc_runtime_of(df$b), rt)
+  df <- create_fmalloc_data_frame(s = "p", n = 1:3, stringsAsFactors = TRUE)
+  expect_same(as.character(df$s[]), rep("p", 3))
+  expect_s3_class(df$s, "factor")
+  df <- as_fmalloc_data_frame(a = 1:2, b = 0, row.names = c("r", "s"))
+  expect_same(rownames(df), c("r", "s"))
+  expect_same(df$b[], c(0, 0))
+  # what data.frame() refuses
+  msg <- tryCatch(data.frame(a = 1:4, b = 1:3), error = conditionMessage)
+  expect_error(create_fmalloc_data_frame(a = 1:4, b = 1:3), msg, fixed = TRUE)
+  msg <- tryCatch(data.frame(a = 1:3, b = integer()), error = conditionMessage)
+  expect_error(create_fmalloc_data_frame(a = 1:3, b = integer()), msg,
+               fixed = TRUE)
+  msg <- tryCatch(data.frame(a = integer(), b = ""), error = conditionMessage)
+  expect_error(create_fmalloc_data_frame(a = integer(), b = ""), msg,
+               fixed = TRUE)
+  cleanup_fmalloc(rt)
+})

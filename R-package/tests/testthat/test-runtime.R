@@ -16,7 +16,11 @@ test_that("opening an open path returns the same runtime", {
   rt1 <- open_fmalloc(path)
   rt2 <- open_fmalloc(path)
   expect_same(rt1, rt2)
-  expect_error(open_fmalloc(path, mode = "scratch"), "already open")
+  # a scratch open beside it is a runtime of its own
+  sc <- open_fmalloc(path, mode = "scratch")
+  expect_false(identical(sc, rt1))
+  expect_equal(diagnose_fmalloc_runtime(sc)$summary$mode, "scratch")
+  cleanup_fmalloc(sc)
   cleanup_fmalloc(rt1)
 })
 
@@ -85,7 +89,7 @@ test_that("diagnose_fmalloc_runtime reports sizes and records", {
   x <- as_fmalloc(as.double(1:100), runtime = rt)
   fmalloc_save(x, "x")
   d <- diagnose_fmalloc_runtime(rt)
-  expect_named(d, c("runtime", "catalog", "summary"))
+  expect_named(d, c("runtime", "catalog", "holders", "summary"))
   expect_equal(d$summary$records[["committed"]], 1)
   expect_equal(d$summary$records[["recoverable"]], 1)
   expect_gte(d$summary$file_size, d$summary$used_bytes)
@@ -155,4 +159,245 @@ test_that("compact_fmalloc shrinks a heap file and keeps its records", {
   expect_error(compact_fmalloc(file.path(tempdir(), "no-such.fmr")),
                "does not exist")
   expect_error(compact_fmalloc(NA_character_), "single file path")
+})
+
+# Run CODE (a character vector of R lines) in a new Rscript process with
+# this session's library path; its output lines.
+run_rscript <- function(code) {
+  f <- tempfile(fileext = ".R")
+  on.exit(unlink(f))
+  writeLines(c("suppressMessages(library(Rfmalloc))", code), f)
+  suppressWarnings(system2(
+    file.path(R.home("bin"), "Rscript"), c("--vanilla", shQuote(f)),
+    stdout = TRUE, stderr = TRUE,
+    env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":"))
+  ))
+}
+
+test_that("each scratch open is a runtime of its own", {
+  d <- heap_dir()
+  a <- open_fmalloc(d, mode = "scratch")
+  b <- open_fmalloc(d, mode = "scratch")
+  expect_false(identical(a, b))
+  x <- as_fmalloc(as.double(1:10), runtime = a)
+  y <- as_fmalloc(1:5, runtime = b)
+  expect_false(identical(fmalloc_runtime_of(x), fmalloc_runtime_of(y)))
+  expect_false(cleanup_fmalloc(b))
+  # closing b leaves a open
+  z <- create_fmalloc_vector("integer", 3, runtime = a)
+  expect_equal(length(z), 3L)
+  expect_equal(sum(x), 55)
+  expect_equal(sum(y), 15L)
+  # init_fmalloc twice: the first default is not closed by the second
+  init_fmalloc(d, mode = "scratch")
+  first <- fmalloc_default_runtime()
+  init_fmalloc(d, mode = "scratch")
+  expect_false(identical(first, fmalloc_default_runtime()))
+  cleanup_fmalloc()
+  w <- create_fmalloc_vector("double", 2, runtime = first)
+  expect_equal(length(w), 2L)
+  cleanup_fmalloc(first)
+  cleanup_fmalloc(a)
+  rm(x, y, z, w)
+  invisible(gc())
+  expect_length(list.files(d, all.files = TRUE, no.. = TRUE), 0)
+})
+
+test_that("open_fmalloc(readonly = TRUE) opens a reader of an unlocked file", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(c(1.5, 2.5, 3.5), runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  # the writer of this session cannot be had read-only as well
+  expect_error(open_fmalloc(path, readonly = TRUE), "open for writing")
+  cleanup_fmalloc(rt)
+  rm(x)
+  invisible(gc())
+  ro <- open_fmalloc(path, readonly = TRUE)
+  expect_true(diagnose_fmalloc_runtime(ro)$summary$readonly)
+  expect_true(any(grepl("read-only", capture.output(print(ro)))))
+  y <- fmalloc_load("x", runtime = ro)
+  expect_equal(sum(y), 7.5)
+  expect_error(create_fmalloc_vector("double", 2, runtime = ro), "read-only")
+  expect_error(fmalloc_save(y, "y", runtime = ro), "read-only")
+  expect_error(open_fmalloc(path), "read-only")
+  # no writer holds the lock: another process can write meanwhile
+  out <- run_rscript(c(
+    sprintf("rt <- open_fmalloc('%s')", path),
+    "z <- as_fmalloc(1:3, runtime = rt); fmalloc_save(z, 'z', runtime = rt)",
+    "cat('WROTE\\n')"
+  ))
+  expect_true("WROTE" %in% out, info = paste(out, collapse = "\n"))
+  cleanup_fmalloc(ro)
+  rm(y)
+  invisible(gc())
+  missing <- file.path(heap_dir(), "none.fmr")
+  expect_error(open_fmalloc(missing, readonly = TRUE), "does not exist")
+  expect_false(file.exists(missing))
+  expect_error(open_fmalloc(heap_dir(), mode = "scratch", readonly = TRUE),
+               "cannot be read-only")
+  expect_error(open_fmalloc(path, readonly = NA), "TRUE or FALSE")
+  expect_error(init_fmalloc(missing, readonly = TRUE), "does not exist")
+  expect_false(init_fmalloc(path, readonly = TRUE))
+  expect_true(diagnose_fmalloc_runtime()$summary$readonly)
+  cleanup_fmalloc()
+})
+
+test_that("max_size_gb sets the reservation and is checked", {
+  rt <- open_fmalloc(heap_file(), max_size_gb = 0.25)
+  expect_equal(diagnose_fmalloc_runtime(rt)$summary$reserved_size, 2^28)
+  cleanup_fmalloc(rt)
+  sc <- open_fmalloc(heap_dir(), mode = "scratch", max_size_gb = 0.5)
+  expect_equal(diagnose_fmalloc_runtime(sc)$summary$reserved_size, 2^29)
+  cleanup_fmalloc(sc)
+  init_fmalloc(heap_dir(), mode = "scratch", max_size_gb = 0.25)
+  expect_equal(diagnose_fmalloc_runtime()$summary$reserved_size, 2^28)
+  cleanup_fmalloc()
+  for (bad in list(-1, 0, NA, "1", c(1, 2), Inf)) {
+    expect_error(open_fmalloc(heap_file(), max_size_gb = bad),
+                 "'max_size_gb' must be NULL or a single positive number")
+  }
+  expect_error(open_fmalloc(heap_file(), max_size_gb = 2^40), "too large")
+})
+
+test_that("diagnose_fmalloc_runtime lists what holds a closing runtime", {
+  rt <- open_fmalloc(heap_file())
+  x <- as_fmalloc(as.double(1:10), runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  s <- as_fmalloc(c("a", "b"), runtime = rt)
+  expect_false(cleanup_fmalloc(rt))
+  h <- diagnose_fmalloc_runtime(rt)$holders
+  expect_equal(nrow(h), 2L)
+  expect_setequal(h$type, c("double", "character"))
+  hx <- h[h$type == "double", ]
+  expect_equal(hx$length, 10)
+  expect_equal(hx$name, "x")
+  expect_equal(hx$state, "record")
+  expect_false(is.na(hx$record))
+  hs <- h[h$type == "character", ]
+  expect_equal(hs$state, "live")
+  expect_true(is.na(hs$record))
+  rm(x, s)
+  invisible(gc())
+})
+
+test_that("cleanup_fmalloc(force = TRUE) invalidates vectors and frees the file", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(as.double(1:10), runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  s <- as_fmalloc(c("a", "bb", NA), runtime = rt)
+  fmalloc_save(s, "s", runtime = rt)
+  s1 <- s[1]
+  u <- as_fmalloc(1:6, runtime = rt) # unsaved
+  m <- as_fmalloc_matrix(as_fmalloc(as.double(1:6), runtime = rt), nrow = 2)
+  l <- create_fmalloc_list(2, runtime = rt)
+  l[[1]] <- as_fmalloc(c(TRUE, FALSE), runtime = rt)
+  ptr <- fmalloc_vector_payload_ptr(x)
+  expect_false(cleanup_fmalloc(rt))
+  # the writer lock is still held: another process cannot write
+  lock_probe <- c(
+    sprintf("r <- tryCatch({open_fmalloc('%s'); 'OPENED'},", path),
+    "  error = function(e) conditionMessage(e))",
+    "cat(r, '\\n')"
+  )
+  out <- run_rscript(lock_probe)
+  expect_false(any(grepl("OPENED", out)), info = paste(out, collapse = "\n"))
+  expect_true(cleanup_fmalloc(rt, force = TRUE))
+  expect_true(any(grepl("closed", capture.output(print(rt)))))
+  closed <- "closed"
+  for (v in list(x, s, u, m, l[[1]])) {
+    expect_error(capture.output(print(v)), closed)
+    expect_error(v[1], closed)
+    expect_error(v[[1]], closed)
+    expect_error(format(v), closed)
+    expect_error(serialize(v, NULL), closed)
+    expect_error(saveRDS(v, tempfile()), closed)
+    expect_error(v[1] <- v[2], closed)
+    expect_error(fmalloc_save(v, "again"), closed)
+  }
+  for (v in list(x, u, m)) {
+    expect_error(sum(v), closed)
+    expect_error(v + 1, closed)
+    expect_error(-v, closed)
+    expect_error(mean(v), closed)
+    expect_error(sort(v), closed)
+    expect_error(unclass(v) * 2, closed)
+    expect_error(as.vector(v), closed)
+  }
+  expect_error(m[1, 2], closed)
+  expect_error(m %*% t(m), closed)
+  expect_error(paste(s), closed)
+  expect_error(s == "a", closed)
+  expect_error(nchar(s), closed)
+  expect_error(unclass(s)[1], closed)
+  expect_error(as.character(s), closed)
+  expect_error(fmalloc_vector_payload_ptr(x), closed)
+  # what does not need the data still answers
+  expect_equal(fmalloc_vector_info(x)$state, "closed")
+  expect_match(capture.output(try(print(x), silent = TRUE))[1], "closed")
+  expect_equal(length(x), 10L)
+  expect_equal(length(s), 3L)
+  expect_equal(dim(m), c(2L, 3L))
+  expect_equal(s1, "a") # a copy made before is ordinary data
+  # the file is released: another process opens it for writing and
+  # finds what was saved
+  out <- run_rscript(c(
+    sprintf("rt <- open_fmalloc('%s')", path),
+    "cat('SUM', sum(fmalloc_load('x', runtime = rt)), '\\n')",
+    "cat('STR', fmalloc_load('s', runtime = rt), '\\n')"
+  ))
+  expect_true("SUM 55 " %in% out, info = paste(out, collapse = "\n"))
+  expect_true("STR a bb NA " %in% out, info = paste(out, collapse = "\n"))
+  # and so does this session, in a new runtime
+  rt2 <- open_fmalloc(path)
+  expect_false(identical(rt2, rt))
+  expect_equal(sum(fmalloc_load("x", runtime = rt2)), 55)
+  expect_error(sum(x), closed)
+  cleanup_fmalloc(rt2, force = TRUE)
+  expect_null(cleanup_fmalloc(rt, force = TRUE))
+  rm(x, s, u, m, l, v, ptr)
+  invisible(gc())
+})
+
+test_that("a data pointer held across cleanup_fmalloc(force = TRUE) cannot fault", {
+  skip_if(Sys.which("gcc") == "" && Sys.which("cc") == "", "no C compiler")
+  d <- heap_dir()
+  src <- file.path(d, "held.c")
+  writeLines(c(
+    "#include <R.h>",
+    "#include <Rinternals.h>",
+    "SEXP held_get(SEXP p, SEXP i) {",
+    "  return ScalarReal(((double *) R_ExternalPtrAddr(p))[asInteger(i)]);",
+    "}",
+    "SEXP held_set(SEXP p, SEXP i, SEXP v) {",
+    "  ((double *) R_ExternalPtrAddr(p))[asInteger(i)] = asReal(v);",
+    "  return R_NilValue;",
+    "}"
+  ), src)
+  out <- system2(file.path(R.home("bin"), "R"), c("CMD", "SHLIB", shQuote(src)),
+                 stdout = TRUE, stderr = TRUE)
+  so <- file.path(d, paste0("held", .Platform$dynlib.ext))
+  skip_if_not(file.exists(so), paste(out, collapse = "\n"))
+  dll <- dyn.load(so)
+  on.exit(dyn.unload(so), add = TRUE)
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(as.double(1:1000), runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  p <- fmalloc_vector_payload_ptr(x)
+  expect_equal(.Call(dll$held_get, p, 9L), 10)
+  expect_true(cleanup_fmalloc(rt, force = TRUE))
+  # stand-in memory, not the file and not a fault
+  expect_equal(.Call(dll$held_get, p, 9L), 0)
+  .Call(dll$held_set, p, 9L, -1)
+  # a heap opened meanwhile is mapped elsewhere: the write reached nothing
+  rt2 <- open_fmalloc(path)
+  y <- fmalloc_load("x", runtime = rt2)
+  expect_equal(y[10], 10)
+  p2 <- fmalloc_vector_payload_ptr(y)
+  expect_false(identical(capture.output(print(p)), capture.output(print(p2))))
+  cleanup_fmalloc(rt2, force = TRUE)
+  rm(x, y, p, p2)
+  invisible(gc())
 })
