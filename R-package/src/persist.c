@@ -806,9 +806,14 @@ SEXP rfm_unserialize_ex(SEXP cls, SEXP state, SEXP attr, int objf, int levs)
     UNPROTECT(2);
     return p;
   }
-  /* the attributes, as R's default method sets them */
+  /* the attributes, as R's default method sets them (dim first: setting
+     dim drops dimnames) */
   for (SEXP a = attr; a != R_NilValue; a = CDR(a))
-    Rf_setAttrib(ans, TAG(a), CAR(a));
+    if (TAG(a) == R_DimSymbol)
+      Rf_setAttrib(ans, TAG(a), CAR(a));
+  for (SEXP a = attr; a != R_NilValue; a = CDR(a))
+    if (TAG(a) != R_DimSymbol)
+      Rf_setAttrib(ans, TAG(a), CAR(a));
   if (levs & (1 << 4)) /* S4_OBJECT_MASK */
     ans = Rf_asS4(ans, TRUE, 0);
   UNPROTECT(1);

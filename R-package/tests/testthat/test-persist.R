@@ -429,3 +429,24 @@ test_that("compact_fmalloc(drop_unnamed = TRUE) frees serialized temporaries", {
   expect_error(compact_fmalloc(path, drop_unnamed = NA), "TRUE or FALSE")
   cleanup_fmalloc(rt)
 })
+
+test_that("a reference read back keeps the attributes it was written with", {
+  rt <- open_fmalloc(heap_file())
+  m <- as_fmalloc(matrix(as.double(1:6), 2,
+                         dimnames = list(c("a", "b"), c("x", "y", "z"))),
+                  runtime = rt)
+  f <- as_fmalloc(factor(c("lo", "hi", "lo"), levels = c("lo", "hi")),
+                  runtime = rt)
+  t <- as_fmalloc(ts(c(2.5, 3.5, 4.5), start = 2000), runtime = rt)
+  n <- as_fmalloc(c(one = "1", two = NA), runtime = rt)
+  r <- serialize(list(m = m, f = f, t = t, n = n), NULL)
+  expect_lt(length(r), 4000)
+  back <- unserialize(r)
+  expect_identical(attributes(back$m), attributes(m))
+  expect_same(back$m[, ], m[, ])
+  expect_identical(attributes(back$f), attributes(f))
+  expect_identical(attributes(back$t), attributes(t))
+  expect_identical(attributes(back$n), attributes(n))
+  expect_true(all(vapply(back, is_fmalloc, TRUE)))
+  cleanup_fmalloc(rt)
+})
