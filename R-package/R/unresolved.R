@@ -55,7 +55,8 @@
 is_fmalloc_unresolved <- function(x) inherits(x, "fmalloc_unresolved")
 
 unresolved_stop <- function(x) {
-  stop(sprintf("this %s vector of length %s (record %s of '%s') could not be restored: %s",
+  stop(sprintf(paste("this %s vector of length %s (record %s of '%s')",
+                     "could not be restored: %s"),
                .subset2(x, "type"), format(.subset2(x, "length")),
                format(.subset2(x, "id")), .subset2(x, "path"),
                .subset2(x, "problem")), call. = FALSE)

@@ -251,7 +251,8 @@ test_that("load() restores the other objects when a record was destroyed", {
   save(a, b, plain, file = f)
   fmalloc_destroy("a", runtime = rt)
   e <- new.env()
-  expect_warning(load(f, envir = e), "record [0-9]+ no longer exists.*destroyed")
+  expect_warning(load(f, envir = e),
+                 "record [0-9]+ no longer exists.*destroyed")
   expect_setequal(ls(e), c("a", "b", "plain"))
   expect_same(e$b[], c(1.5, 2))
   expect_true(is_fmalloc(e$b))
@@ -317,7 +318,7 @@ test_that("a file that is not a heap gives a placeholder and a warning", {
   expect_identical(readBin(path, "raw", 20000), as.raw(rep(7, 10000)))
 })
 
-test_that("serialized temporaries are listed, destroyed by id, kept by the sweep", {
+test_that("serialized temporaries: listed, destroyed by id, not swept", {
   path <- heap_file()
   rt <- open_fmalloc(path)
   x <- as_fmalloc(as.double(1:3e5), runtime = rt)
@@ -345,7 +346,8 @@ test_that("serialized temporaries are listed, destroyed by id, kept by the sweep
   expect_error(fmalloc_destroy(id = id, runtime = rt), "no record")
   # by id works for a named record too, and for its live handles
   x <- fmalloc_load("x", runtime = rt)
-  xid <- list_fmalloc_allocations(rt)$id[list_fmalloc_allocations(rt)$name %in% "x"]
+  cat <- list_fmalloc_allocations(rt)
+  xid <- cat$id[cat$name %in% "x"]
   fmalloc_destroy(id = xid, runtime = rt)
   expect_error(x[1], "destroyed")
   expect_error(fmalloc_load("x", runtime = rt), "no object named")
@@ -407,7 +409,9 @@ test_that("compact_fmalloc(drop_unnamed = TRUE) frees serialized temporaries", {
   l <- fmalloc_load("l", runtime = rt)
   l[[1]] <- el
   fmalloc_save(l, "l")
-  for (i in 1:5) invisible(serialize(as_fmalloc(as.double(1:2e5), runtime = rt), NULL))
+  for (i in 1:5) {
+    invisible(serialize(as_fmalloc(as.double(1:2e5), runtime = rt), NULL))
+  }
   expect_equal(sum(list_fmalloc_allocations(rt)$state == "serialized"), 5)
   cleanup_fmalloc(rt)
   rm(rt, keep, el, l)
@@ -425,7 +429,8 @@ test_that("compact_fmalloc(drop_unnamed = TRUE) frees serialized temporaries", {
   expect_false("serialized" %in% cat$state)
   expect_same(fmalloc_load("keep", runtime = rt)[], 1:10)
   expect_same(fmalloc_load("l", runtime = rt)[[1]][], c(2.5, 3.5))
-  expect_error(compact_fmalloc(path, drop_unnamed = TRUE), "open in this R session")
+  expect_error(compact_fmalloc(path, drop_unnamed = TRUE),
+               "open in this R session")
   expect_error(compact_fmalloc(path, drop_unnamed = NA), "TRUE or FALSE")
   cleanup_fmalloc(rt)
 })
