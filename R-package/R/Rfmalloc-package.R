@@ -116,14 +116,26 @@
 #'     the S3 class (see Classes and dispatch); default `TRUE`.}
 #'   \item{`Rfmalloc.serialize`}{Set to `"value"` to serialize persistent
 #'     vectors by value (the data) instead of by reference.}
+#'   \item{`Rfmalloc.serialize_temporaries`}{`"reference"` (default) or
+#'     `"value"`: how an unsaved persistent vector is serialized.  By
+#'     reference it is committed as an unnamed record (a serialized
+#'     temporary, see [fmalloc_save()]); by value nothing is committed.}
+#'   \item{`Rfmalloc.unresolved`}{`"placeholder"` (default) or `"error"`:
+#'     what reading back a reference that cannot be resolved gives (see
+#'     [fmalloc_unresolved]).}
 #' }
 #'
 #' @section Serialization by reference:
 #' A persistent vector written with `saveRDS()` or `serialize()` is a
 #' reference: the absolute path of the heap file, its uuid, the record id
 #' and generation.  Reading it back opens the file (read-only if another
-#' process holds the writer lock) and checks them; a missing or replaced
-#' file, or a destroyed record, is an error.  R loads
+#' process holds the writer lock) and checks them; a reference that cannot
+#' be resolved (a missing, replaced or older file, a file that is not a
+#' heap, a destroyed record) reads back, with a warning, as a placeholder
+#' that reports the problem when used ([fmalloc_unresolved]), so that
+#' `load()` restores the other objects.  Serializing an unsaved vector
+#' commits it as an unnamed record, which stays until it is destroyed
+#' (see [fmalloc_save()], section "Serialized temporaries").  R loads
 #' Rfmalloc to read such a reference; if the package cannot be loaded, R
 #' gives a length-zero vector with a warning.  The data never leave the
 #' heap file: copy the file with the `.rds` file, or use
@@ -133,7 +145,8 @@
 #' re-saving the vector with [fmalloc_save()], or a character vector
 #' outgrowing its block, gives the record a new generation, and a reference
 #' saved before reads the record as it is now.  A record older than the
-#' reference (the heap file was replaced by an older copy) is an error.
+#' reference (the heap file was replaced by an older copy) is not
+#' restored.
 #'
 #' @section Read-only heaps:
 #' A heap file whose writer lock is held by another process is opened

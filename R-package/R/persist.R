@@ -7,22 +7,50 @@
 #' into it.  Saving under a name that is already used is an error;
 #' saving a vector again updates its stored attributes and may rename it.
 #'
-#' `fmalloc_destroy()` frees the space of a vector (given as the vector or
-#' by name).  Every R object using that space becomes invalid: using it is
-#' an error.  For a list, it frees the list and the elements that nothing
-#' else saved holds (see [create_fmalloc_list()]); a vector or list that a
-#' saved list still holds loses only its name, and keeps its data as that
-#' list's element (one without a name is an error).
+#' `fmalloc_destroy()` frees the space of a vector (given as the vector,
+#' by name, or by record id with `id =`).  Every R object using that space
+#' becomes invalid: using it is an error, and references to it read back
+#' later are placeholders (see [fmalloc_unresolved]).  For a list, it
+#' frees the list and the elements that nothing else saved holds (see
+#' [create_fmalloc_list()]); a vector or list that a saved list still
+#' holds loses only its name, and keeps its data as that list's element
+#' (one without a name is an error: destroy the list instead).  By id, any
+#' record of [list_fmalloc_allocations()] can be destroyed, named or not
+#' (a saved list's own record destroys the list as above), except an
+#' element of a saved list.
 #'
 #' A committed vector is not freed when R collects it: only
 #' `fmalloc_destroy()` frees it.  Vectors that were never saved or
 #' serialized are freed when R collects them.
 #'
+#' @section Serialized temporaries:
+#' Serializing an unsaved vector of a persistent runtime by reference
+#' (`saveRDS()`, `save()`, `serialize()` of a vector that was never given
+#' a name, such as `x[1:2e5]`, or `parallel::clusterExport()`) commits it
+#' as an unnamed record, so that the reference can be read back in any
+#' process, at any later time.  Such a record is a "serialized
+#' temporary": [list_fmalloc_allocations()] shows it with state
+#' `"serialized"` (and name `NA`).  R's garbage collector, closing the
+#' runtime and the heap's sweep of orphaned list elements never free it
+#' (nothing can tell when the last copy of the reference is gone).  It is
+#' freed by `fmalloc_destroy(id = )` (the id from
+#' [list_fmalloc_allocations()]), or by `compact_fmalloc(drop_unnamed =
+#' TRUE)`, which frees every serialized temporary of the file; references
+#' to a freed one read back as placeholders.  Giving it a name with
+#' `fmalloc_save()` makes it an ordinary saved record.
+#'
+#' To commit nothing, set `options(Rfmalloc.serialize_temporaries =
+#' "value")`: an unsaved vector is then serialized by value (its data are
+#' written), while saved vectors are still written as references.
+#' `options(Rfmalloc.serialize = "value")` writes every vector by value.
+#'
 #' @param x An R object (for `fmalloc_destroy()`: an fmalloc vector, or a
-#'   name).
+#'   name; leave it out when giving `id`).
 #' @param name A single string, at most 255 bytes in UTF-8.
 #' @param runtime A runtime, or `NULL` for the runtime of `x` or the
 #'   default runtime.
+#' @param id For `fmalloc_destroy()`: the id of a record (column `id` of
+#'   [list_fmalloc_allocations()]) to destroy instead of `x`.
 #' @return `fmalloc_save()`: the saved fmalloc object, invisibly.
 #'   `fmalloc_load()`: the object, with its attributes (names, dim,
 #'   dimnames, class, levels, ...).  `fmalloc_destroy()`: `NULL`,
@@ -43,6 +71,9 @@ fmalloc_save <- function(x, name, runtime = NULL) {
 # assignments into the saved vector change its record).
 save_object <- function(x, name, runtime, owner) {
   check_string(name, "name")
+  if (is_fmalloc_unresolved(x)) {
+    unresolved_stop(x)
+  }
   if (is.null(runtime)) {
     runtime <- fmalloc_runtime_of(x)
   }
@@ -88,7 +119,16 @@ restore <- function(x, meta, runtime, owner) {
 
 #' @rdname fmalloc_save
 #' @export
-fmalloc_destroy <- function(x, runtime = NULL) {
+fmalloc_destroy <- function(x, runtime = NULL, id = NULL) {
+  if (!is.null(id)) {
+    if (!missing(x)) {
+      stop("give 'x' or 'id', not both", call. = FALSE)
+    }
+    return(invisible(destroy_id(id, resolve_runtime(runtime))))
+  }
+  if (missing(x)) {
+    stop("give 'x' (an fmalloc vector or a name) or 'id'", call. = FALSE)
+  }
   if (is.character(x) && length(x) == 1L && !is_fmalloc(x)) {
     runtime <- resolve_runtime(runtime)
     found <- .Call(C_rfm_find, runtime, enc2utf8(x))
@@ -101,4 +141,34 @@ fmalloc_destroy <- function(x, runtime = NULL) {
   rt <- fmalloc_runtime_of(x)
   destroy_object(x, if (is.null(rt)) resolve_runtime(runtime) else rt)
   invisible(NULL)
+}
+
+# fmalloc_destroy(id = ID): the record ID of RUNTIME, named or not.
+destroy_id <- function(id, runtime) {
+  if (!is.numeric(id) || length(id) != 1L || is.na(id) || id < 1 ||
+      id != round(id)) {
+    stop("'id' must be a record id (a positive whole number)", call. = FALSE)
+  }
+  info <- .Call(C_rfm_record_info, runtime, id)
+  if (info$state != "committed") {
+    stop(sprintf("no record %.0f in this heap (%s)", id,
+                 if (info$state == "missing") "no such id" else "destroyed"),
+         call. = FALSE)
+  }
+  if (!info$ours) {
+    stop(sprintf("record %.0f was not written by Rfmalloc", id), call. = FALSE)
+  }
+  if (!is.na(info$holder)) {
+    list_name <- if (is.na(info$holder_name)) {
+      sprintf("record %.0f", info$holder)
+    } else {
+      sprintf("'%s'", info$holder_name)
+    }
+    stop(sprintf(paste0("record %.0f is an element of the saved list %s: ",
+                        "destroy the list (or save it without the element) ",
+                        "instead"), id, list_name), call. = FALSE)
+  }
+  # a saved list's own record: the list goes with what nothing else holds
+  destroy_object(.Call(C_rfm_get_id, runtime, id), runtime)
+  NULL
 }

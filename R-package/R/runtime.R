@@ -296,10 +296,16 @@ print.fmalloc_runtime <- function(x, ...) {
 #' in process memory): a vector made and not yet saved or serialized,
 #' which is freed when R collects it.
 #'
+#' A record in state `"serialized"` is a serialized temporary: an unnamed
+#' vector that was serialized by reference (`saveRDS()`, `serialize()`,
+#' `save()`) and that no saved list holds.  Nothing frees it but
+#' `fmalloc_destroy(id = )` or `compact_fmalloc(drop_unnamed = TRUE)`
+#' (see [fmalloc_save()], section "Serialized temporaries").
+#'
 #' @param runtime A runtime, or `NULL` for the default runtime.
 #' @return A data frame with columns `id` (`NA` for a live vector),
 #'   `name` (`NA` if unnamed), `generation`, `state` (`"committed"`,
-#'   `"tombstone"`, `"live"` or `"memory"`), `type` (the R
+#'   `"serialized"`, `"tombstone"`, `"live"` or `"memory"`), `type` (the R
 #'   type, or `"foreign:..."` for records not written by Rfmalloc),
 #'   `length`, `payload_offset`, `payload_bytes`, `meta_bytes` and
 #'   `recoverable` (a committed Rfmalloc record that [fmalloc_load()] or a
@@ -402,13 +408,24 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
 #' references stay valid.  The new file is written beside the old one and
 #' renamed over it: a crash leaves the old file or the new one, whole.
 #'
+#' With `drop_unnamed = TRUE`, every unnamed record that no saved list
+#' holds is freed first: the serialized temporaries (state `"serialized"`
+#' in [list_fmalloc_allocations()], see [fmalloc_save()]) and list
+#' elements a crash left behind.  References to them (in `.rds` and
+#' `.RData` files, or held by other processes) then read back as
+#' placeholders ([fmalloc_unresolved]).  Named records and saved lists
+#' with their elements are kept.
+#'
 #' The file must not be open in this R session: call [cleanup_fmalloc()]
 #' on its runtime and drop its vectors first (`rm()` them, then `gc()`).
 #' Another process with the file open for writing makes it fail too.
 #'
 #' @param filepath Path of the heap file.
+#' @param drop_unnamed `TRUE` to free the unnamed records (serialized
+#'   temporaries) before compacting; default `FALSE`.
 #' @return Invisibly, a named numeric vector: the file size in bytes
-#'   `before` and `after`.
+#'   `before` and `after`, and with `drop_unnamed = TRUE` the number of
+#'   records `dropped`.
 #' @examples
 #' path <- file.path(tempdir(), "compact-example.fmr")
 #' rt <- open_fmalloc(path)
@@ -426,10 +443,24 @@ diagnose_fmalloc_runtime <- function(runtime = NULL) {
 #' fmalloc_load("keep", runtime = rt)
 #' cleanup_fmalloc(rt)
 #' @export
-compact_fmalloc <- function(filepath) {
+compact_fmalloc <- function(filepath, drop_unnamed = FALSE) {
   if (!is.character(filepath) || length(filepath) != 1L ||
       is.na(filepath)) {
     stop("'filepath' must be a single file path", call. = FALSE)
   }
-  invisible(.Call(C_rfm_compact, normalizePath(filepath, mustWork = FALSE)))
+  if (!is.logical(drop_unnamed) || length(drop_unnamed) != 1L ||
+      is.na(drop_unnamed)) {
+    stop("'drop_unnamed' must be TRUE or FALSE", call. = FALSE)
+  }
+  path <- normalizePath(filepath, mustWork = FALSE)
+  if (!drop_unnamed) {
+    return(invisible(.Call(C_rfm_compact, path)))
+  }
+  if (!file.exists(path)) {
+    stop(sprintf("cannot compact '%s': the file does not exist", path),
+         call. = FALSE)
+  }
+  dropped <- .Call(C_rfm_drop_unnamed, path)
+  sizes <- .Call(C_rfm_compact, path)
+  invisible(c(sizes, dropped = dropped[[1]]))
 }

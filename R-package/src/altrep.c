@@ -567,7 +567,7 @@ static SEXP vec_Coerce(SEXP x, int type)
   R_set_altrep_Inspect_method(cls, vec_Inspect);                              \
   R_set_altrep_Duplicate_method(cls, vec_Duplicate);                          \
   R_set_altrep_Serialized_state_method(cls, rfm_serialized_state);            \
-  R_set_altrep_Unserialize_method(cls, rfm_unserialize);                      \
+  R_set_altrep_UnserializeEX_method(cls, rfm_unserialize_ex);                 \
   R_set_altrep_Coerce_method(cls, vec_Coerce);                                \
   R_set_altvec_Extract_subset_method(cls, vec_Extract_subset)
 

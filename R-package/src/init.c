@@ -39,6 +39,8 @@ SEXP C_rfm_list_ids(SEXP);
 SEXP C_rfm_list_set(SEXP, SEXP, SEXP);
 SEXP C_rfm_has_altlist(void);
 SEXP C_rfm_compact(SEXP);
+SEXP C_rfm_record_info(SEXP, SEXP);
+SEXP C_rfm_drop_unnamed(SEXP);
 SEXP C_rfm_assign(SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_assign1(SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_set(SEXP, SEXP, SEXP);
@@ -103,6 +105,8 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_list_set, 3),
     ENTRY(C_rfm_has_altlist, 0),
     ENTRY(C_rfm_compact, 1),
+    ENTRY(C_rfm_record_info, 2),
+    ENTRY(C_rfm_drop_unnamed, 1),
     ENTRY(C_rfm_assign, 4),
     ENTRY(C_rfm_assign1, 4),
     ENTRY(C_rfm_set, 3),

@@ -12,6 +12,7 @@
 
 #include "rfmalloc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -490,6 +491,144 @@ SEXP C_rfm_record_role(SEXP x)
   return ans;
 }
 
+/* --- unnamed records ------------------------------------------------- */
+
+static int listed_add(rfm_idlist *l, uint64_t id)
+{
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    uint64_t *ids = realloc(l->ids, cap * sizeof *ids);
+    if (ids == NULL)
+      return 1;
+    l->ids = ids;
+    l->cap = cap;
+  }
+  l->ids[l->n++] = id;
+  return 0;
+}
+
+static int listed_collect(const fmr_record *rec, void *arg)
+{
+  rfm_idlist *l = arg;
+  if (rec->state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec->type) ||
+      !(rec->type & RFM_TAG_CONTAINER) || rec->payload == NULL ||
+      RFM_TAG_TYPE(rec->type) != REALSXP ||
+      rec->length > rec->payload_bytes / sizeof(double))
+    return 0;
+  const double *d = rec->payload;
+  for (uint64_t k = 0; k < rec->length; k++)
+    if (d[k] >= 1 && listed_add(l, (uint64_t)d[k])) {
+      l->oom = 1;
+      return 1;
+    }
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int rfm_listed_ids(fmr_heap *heap, rfm_idlist *out)
+{
+  memset(out, 0, sizeof *out);
+  int rc = fmr_record_foreach(heap, listed_collect, out);
+  if (out->oom)
+    return FMR_ENOMEM;
+  if (rc < 0)
+    return rc;
+  if (out->n > 1)
+    qsort(out->ids, out->n, sizeof(uint64_t), cmp_u64);
+  return FMR_OK;
+}
+
+int rfm_listed_has(const rfm_idlist *l, uint64_t id)
+{
+  return l->n > 0 &&
+         bsearch(&id, l->ids, l->n, sizeof(uint64_t), cmp_u64) != NULL;
+}
+
+int rfm_is_serialized_temporary(const fmr_record *rec, const rfm_idlist *l)
+{
+  return rec->state == FMR_RECORD_COMMITTED && RFM_TAG_IS_OURS(rec->type) &&
+         rec->name[0] == '\0' && RFM_TAG_ROLE(rec->type) == 0 &&
+         !rfm_listed_has(l, rec->id);
+}
+
+typedef struct holder_search {
+  uint64_t id;
+  uint64_t holder; /* first container listing ID, 0 if none */
+  char name[FMR_NAME_MAX + 1];
+} holder_search;
+
+static int holder_collect(const fmr_record *rec, void *arg)
+{
+  holder_search *h = arg;
+  if (rec->state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec->type) ||
+      !(rec->type & RFM_TAG_CONTAINER) || rec->payload == NULL ||
+      RFM_TAG_TYPE(rec->type) != REALSXP ||
+      rec->length > rec->payload_bytes / sizeof(double))
+    return 0;
+  const double *d = rec->payload;
+  for (uint64_t k = 0; k < rec->length; k++)
+    if (d[k] >= 1 && (uint64_t)d[k] == h->id) {
+      h->holder = rec->id;
+      snprintf(h->name, sizeof h->name, "%s", rec->name);
+      return 1;
+    }
+  return 0;
+}
+
+/* What fmalloc_destroy(id = ID) needs to know of record ID of RT: a list
+   (state: "committed", "tombstone" or "missing"; name; container: a
+   saved list's own record; holder, holder_name: the id and name of a
+   saved list that holds it, NA if none).  */
+SEXP C_rfm_record_info(SEXP rt, SEXP id)
+{
+  rfm_runtime *r = rfm_runtime_get(rt, 0);
+  if (r->mode != FMR_MODE_PERSISTENT)
+    Rf_error("a scratch runtime has no records");
+  double d = Rf_asReal(id);
+  if (ISNAN(d) || d < 1 || d != floor(d) || d > 9007199254740992.0)
+    Rf_error("'id' must be a record id (a positive whole number)");
+  fmr_record rec;
+  int rc = fmr_record_get(r->heap, (uint64_t)d, &rec);
+  if (rc != FMR_OK && rc != FMR_ENOTFOUND)
+    rfm_fail(rc, "cannot read the record");
+  const char *names[] = {"state",  "name",        "container", "ours",
+                         "holder", "holder_name", ""};
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  const char *state = rc == FMR_ENOTFOUND                 ? "missing"
+                      : rec.state == FMR_RECORD_COMMITTED ? "committed"
+                                                          : "tombstone";
+  SET_VECTOR_ELT(ans, 0, Rf_mkString(state));
+  int found = rc == FMR_OK;
+  SET_VECTOR_ELT(ans, 1,
+                 Rf_ScalarString(found && rec.name[0]
+                                     ? Rf_mkCharCE(rec.name, CE_UTF8)
+                                     : NA_STRING));
+  SET_VECTOR_ELT(ans, 2,
+                 Rf_ScalarLogical(found && RFM_TAG_IS_OURS(rec.type) &&
+                                  (rec.type & RFM_TAG_CONTAINER) != 0));
+  SET_VECTOR_ELT(ans, 3, Rf_ScalarLogical(found && RFM_TAG_IS_OURS(rec.type)));
+  holder_search h;
+  memset(&h, 0, sizeof h);
+  h.id = (uint64_t)d;
+  if (found) {
+    rc = fmr_record_foreach(r->heap, holder_collect, &h);
+    if (rc < 0)
+      rfm_fail(rc, "cannot list the catalog");
+  }
+  SET_VECTOR_ELT(ans, 4, Rf_ScalarReal(h.holder ? (double)h.holder : NA_REAL));
+  SET_VECTOR_ELT(ans, 5,
+                 Rf_ScalarString(h.holder && h.name[0]
+                                     ? Rf_mkCharCE(h.name, CE_UTF8)
+                                     : NA_STRING));
+  UNPROTECT(1);
+  return ans;
+}
+
 /* Are the fmalloc vectors X and Y views of one store (one list's ids)? */
 SEXP C_rfm_same_store(SEXP x, SEXP y)
 {
@@ -501,7 +640,112 @@ SEXP C_rfm_same_store(SEXP x, SEXP y)
                           a->store == b->store);
 }
 
+typedef struct drop_state {
+  const rfm_idlist *listed;
+  rfm_idlist *drop;
+  double bytes;
+} drop_state;
+
+static int drop_collect(const fmr_record *rec, void *arg)
+{
+  drop_state *d = arg;
+  if (rec->state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec->type) ||
+      rec->name[0] != '\0' || (rec->type & RFM_TAG_CONTAINER) ||
+      rfm_listed_has(d->listed, rec->id))
+    return 0;
+  if (listed_add(d->drop, rec->id)) {
+    d->drop->oom = 1;
+    return 1;
+  }
+  d->bytes += (double)rec->payload_bytes;
+  return 0;
+}
+
+/* compact_fmalloc(drop_unnamed = TRUE), before the compaction: free
+   every unnamed record of the heap file PATH that no saved list holds
+   (serialized temporaries, and list elements a crash left behind).  The
+   file must not be open in this R session.  The count and bytes.  */
+SEXP C_rfm_drop_unnamed(SEXP path)
+{
+  if (!Rf_isString(path) || XLENGTH(path) != 1 ||
+      STRING_ELT(path, 0) == NA_STRING)
+    Rf_error("'filepath' must be a single file path");
+  const char *p = Rf_translateChar(STRING_ELT(path, 0));
+  fmr_options options;
+  fmr_options_init(&options);
+  options.mode = FMR_MODE_PERSISTENT;
+  fmr_heap *heap = NULL;
+  int rc = fmr_open(p, &options, &heap);
+  if (rc != FMR_OK) {
+    char what[64 + 4096];
+    snprintf(what, sizeof what, "cannot open fmalloc heap '%s'", p);
+    rfm_fail(rc, what);
+  }
+  fmr_stats st;
+  rc = fmr_stat(heap, &st);
+  if (rc != FMR_OK || st.refcount != 1) {
+    fmr_close(heap);
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot read the heap's statistics");
+    Rf_error("cannot compact '%s': it is open in this R session; call "
+             "cleanup_fmalloc() on its runtime and drop its vectors "
+             "(rm() them, then gc()) first",
+             p);
+  }
+  rfm_idlist listed;
+  rc = rfm_listed_ids(heap, &listed);
+  rfm_idlist drop = {NULL, 0, 0, 0};
+  double bytes = 0;
+  if (rc == FMR_OK) {
+    /* collect first: the catalog does not change while it is walked */
+    drop_state arg = {&listed, &drop, 0};
+    rc = fmr_record_foreach(heap, drop_collect, &arg);
+    if (drop.oom)
+      rc = FMR_ENOMEM;
+    bytes = arg.bytes;
+  }
+  size_t freed = 0;
+  for (size_t i = 0; rc >= 0 && i < drop.n; i++) {
+    rc = fmr_record_free(heap, drop.ids[i]);
+    if (rc == FMR_OK)
+      freed++;
+  }
+  free(listed.ids);
+  free(drop.ids);
+  int rc_close = fmr_close(heap);
+  if (rc < 0)
+    rfm_fail(rc, "cannot free the unnamed records");
+  if (rc_close != FMR_OK)
+    rfm_fail(rc_close, "cannot close the heap file");
+  SEXP ans = PROTECT(Rf_allocVector(REALSXP, 2));
+  REAL(ans)[0] = (double)freed;
+  REAL(ans)[1] = bytes;
+  UNPROTECT(1);
+  return ans;
+}
+
 /* --- serialization by reference ------------------------------------- */
+
+/* getOption("Rfmalloc.serialize_temporaries"): "reference" (the
+   default: an unsaved vector is committed as an unnamed record, a
+   "serialized temporary", and written as a reference) or "value" (it is
+   written as data, nothing is committed).  */
+static int serialize_temporaries_by_value(void)
+{
+  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.serialize_temporaries"));
+  if (opt == R_NilValue)
+    return 0;
+  if (Rf_isString(opt) && XLENGTH(opt) == 1 &&
+      STRING_ELT(opt, 0) != NA_STRING) {
+    const char *o = CHAR(STRING_ELT(opt, 0));
+    if (strcmp(o, "reference") == 0)
+      return 0;
+    if (strcmp(o, "value") == 0)
+      return 1;
+  }
+  Rf_error("option 'Rfmalloc.serialize_temporaries' must be \"reference\" "
+           "or \"value\"");
+}
 
 SEXP rfm_serialized_state(SEXP x)
 {
@@ -520,6 +764,8 @@ SEXP rfm_serialized_state(SEXP x)
   if (!s->committed) {
     /* a forked child or a read-only reader cannot commit: by value */
     if (s->rt->readonly || rfm_forked(s->rt) || s->rt->heap == NULL)
+      return NULL;
+    if (serialize_temporaries_by_value())
       return NULL;
     if (s->type == STRSXP)
       rfm_str_flush(x);
@@ -545,73 +791,243 @@ SEXP rfm_serialized_state(SEXP x)
 static const char *state_string(SEXP state, int i)
 {
   SEXP s = VECTOR_ELT(state, i);
-  if (!Rf_isString(s) || XLENGTH(s) != 1)
+  if (!Rf_isString(s) || XLENGTH(s) != 1 || STRING_ELT(s, 0) == NA_STRING)
     Rf_error("malformed Rfmalloc reference");
   return CHAR(STRING_ELT(s, 0));
 }
 
-SEXP rfm_unserialize(SEXP cls, SEXP state)
+/* --- references that cannot be resolved ------------------------------
+
+   A reference that cannot be resolved (the file is missing, replaced,
+   older than the reference or not a heap; the record was destroyed or
+   does not hold the vector) does not stop the unserialization it is part
+   of: by default it becomes an "fmalloc_unresolved" object (a condition
+   object: a list with the problem) with one warning, so load() restores
+   the other objects of an .RData file.  Using the placeholder is an
+   error that names the problem (R/persist.R).  With
+   options(Rfmalloc.unresolved = "error") the reference is an error, as
+   fmalloc_load() by name always is.  */
+
+enum {
+  UNRES_NONE = 0,
+  UNRES_MISSING_FILE,
+  UNRES_NOT_A_HEAP,
+  UNRES_REPLACED_FILE,
+  UNRES_DESTROYED,
+  UNRES_OLDER_FILE,
+  UNRES_MISMATCH
+};
+
+static const char *unres_reason[] = {
+    "",          "missing_file", "not_a_heap", "replaced_file",
+    "destroyed", "older_file",   "mismatch"};
+
+typedef struct resolve_ctx {
+  const char *path, *uuid, *id, *gen, *type;
+  double length;
+  int reason; /* UNRES_* */
+  char problem[4096 + 512];
+  const char *remedy;
+} resolve_ctx;
+
+static SEXP unresolved(resolve_ctx *c, int reason, const char *remedy)
 {
-  (void)cls;
-  if (TYPEOF(state) != VECSXP || XLENGTH(state) != 6)
-    Rf_error("malformed Rfmalloc reference");
-  const char *path = state_string(state, 0);
-  const char *uuid = state_string(state, 1);
-  uint64_t id = strtoull(state_string(state, 2), NULL, 10);
-  uint64_t gen = strtoull(state_string(state, 3), NULL, 10);
-  const char *type = state_string(state, 4);
-  double length = Rf_asReal(VECTOR_ELT(state, 5));
-  SEXP rt = rfm_runtime_find(path);
+  c->reason = reason;
+  c->remedy = remedy;
+  return R_NilValue;
+}
+
+#define REMEDY_FILE                                                           \
+  "put the heap file the object was saved from back at that path, then "      \
+  "load it again"
+
+/* Resolve the reference of C: the vector, or R_NilValue with c->reason
+   and c->problem set.  R errors of the open (a file that is not a heap,
+   a damaged one) reach the caller.  */
+static SEXP resolve_body(void *data)
+{
+  resolve_ctx *c = data;
+  SEXP rt = rfm_runtime_find(c->path);
   if (rt == R_NilValue) {
     /* Never create a file here: check that it exists first (the open
-       below also lacks FMR_OPEN_CREATE) and say what the reference
-       needs.  */
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-      Rf_error("cannot restore an Rfmalloc reference: the heap file '%s' "
-               "does not exist (or cannot be read). The object (record %s) "
-               "lives in that file: put the file back at that path, or "
-               "save objects by value with "
-               "options(Rfmalloc.serialize = \"value\").",
-               path, state_string(state, 2));
+       below also lacks FMR_OPEN_CREATE).  */
+    FILE *f = fopen(c->path, "rb");
+    if (f == NULL) {
+      snprintf(c->problem, sizeof c->problem,
+               "the heap file '%s' does not exist (or cannot be read)",
+               c->path);
+      return unresolved(c, UNRES_MISSING_FILE, REMEDY_FILE);
+    }
     fclose(f);
-    rt = rfm_runtime_open(path, FMR_MODE_PERSISTENT, 0, 0);
+    rt = rfm_runtime_open(c->path, FMR_MODE_PERSISTENT, 0, 0);
   }
   PROTECT(rt);
   rfm_runtime *r = rfm_runtime_get(rt, 0);
   SEXP have = PROTECT(rfm_uuid_string(r->heap));
-  if (strcmp(CHAR(STRING_ELT(have, 0)), uuid) != 0)
-    Rf_error("cannot restore an Rfmalloc reference: '%s' is not the heap "
-             "file the object was saved from (uuid %s, expected %s); the "
-             "file was replaced",
-             path, CHAR(STRING_ELT(have, 0)), uuid);
+  if (strcmp(CHAR(STRING_ELT(have, 0)), c->uuid) != 0) {
+    snprintf(c->problem, sizeof c->problem,
+             "'%s' is not the heap file the object was saved from (uuid %s, "
+             "expected %s); the file was replaced",
+             c->path, CHAR(STRING_ELT(have, 0)), c->uuid);
+    UNPROTECT(2);
+    return unresolved(c, UNRES_REPLACED_FILE, REMEDY_FILE);
+  }
+  uint64_t id = strtoull(c->id, NULL, 10);
+  uint64_t gen = strtoull(c->gen, NULL, 10);
   fmr_record rec;
   int rc = fmr_record_get(r->heap, id, &rec);
   if (rc == FMR_ENOTFOUND ||
-      (rc == FMR_OK && rec.state != FMR_RECORD_COMMITTED))
-    Rf_error("cannot restore an Rfmalloc reference: record %s no longer "
-             "exists in '%s' (it was destroyed)",
-             state_string(state, 2), path);
+      (rc == FMR_OK && rec.state != FMR_RECORD_COMMITTED)) {
+    snprintf(c->problem, sizeof c->problem,
+             "record %s no longer exists in '%s' (it was destroyed)", c->id,
+             c->path);
+    UNPROTECT(2);
+    return unresolved(c, UNRES_DESTROYED,
+                      "its data are gone: make the object again (to write "
+                      "data instead of references, set "
+                      "options(Rfmalloc.serialize = \"value\") before "
+                      "saving)");
+  }
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot read the record of an Rfmalloc reference");
   /* Ids are never reused, so (uuid, id) names the record; its later
      versions (renamed, re-saved, a grown character block) are what the
      reference reads.  An older version means the file itself is older
      than the reference: a restored copy, whose data may not match. */
-  if (rec.generation < gen)
-    Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' is "
-             "older than the reference (generation %llu, expected at least "
-             "%s); the heap file was replaced by an older copy",
-             state_string(state, 2), path, (unsigned long long)rec.generation,
-             state_string(state, 3));
+  if (rec.generation < gen) {
+    snprintf(c->problem, sizeof c->problem,
+             "record %s in '%s' is older than the reference (generation "
+             "%llu, expected at least %s); the heap file was replaced by an "
+             "older copy",
+             c->id, c->path, (unsigned long long)rec.generation, c->gen);
+    UNPROTECT(2);
+    return unresolved(c, UNRES_OLDER_FILE,
+                      "put the newer heap file back at that path, then load "
+                      "it again");
+  }
   if (!RFM_TAG_IS_OURS(rec.type) ||
-      strcmp(Rf_type2char(RFM_TAG_TYPE(rec.type)), type) != 0 ||
-      (double)rec.length != length)
-    Rf_error("cannot restore an Rfmalloc reference: record %s in '%s' does "
-             "not hold a %s vector of length %.0f",
-             state_string(state, 2), path, type, length);
+      strcmp(Rf_type2char(RFM_TAG_TYPE(rec.type)), c->type) != 0 ||
+      (double)rec.length != c->length) {
+    snprintf(c->problem, sizeof c->problem,
+             "record %s in '%s' does not hold a %s vector of length %.0f",
+             c->id, c->path, c->type, c->length);
+    UNPROTECT(2);
+    return unresolved(c, UNRES_MISMATCH, REMEDY_FILE);
+  }
   SEXP ans = PROTECT(rfm_wrap_record(rt, &rec));
   rfm_set_owner(ans, rfm_reader_frame());
   UNPROTECT(3);
+  return ans;
+}
+
+/* An R error while resolving (the file cannot be opened as a heap, or
+   holds a damaged record): C->problem gets its message.  */
+static SEXP resolve_handler(SEXP cond, void *data)
+{
+  resolve_ctx *c = data;
+  SEXP call = PROTECT(Rf_lang2(Rf_install("conditionMessage"), cond));
+  SEXP msg = PROTECT(Rf_eval(call, R_BaseEnv));
+  const char *m = Rf_isString(msg) && XLENGTH(msg) >= 1
+                      ? Rf_translateChar(STRING_ELT(msg, 0))
+                      : "unknown error";
+  snprintf(c->problem, sizeof c->problem,
+           "the heap file '%s' cannot be used: %s", c->path, m);
+  UNPROTECT(2);
+  return unresolved(c, UNRES_NOT_A_HEAP, REMEDY_FILE);
+}
+
+/* getOption("Rfmalloc.unresolved"): 1 for "error", 0 for "placeholder"
+   (the default).  */
+static int unresolved_is_error(void)
+{
+  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.unresolved"));
+  if (opt == R_NilValue)
+    return 0;
+  if (Rf_isString(opt) && XLENGTH(opt) == 1 &&
+      STRING_ELT(opt, 0) != NA_STRING) {
+    const char *o = CHAR(STRING_ELT(opt, 0));
+    if (strcmp(o, "placeholder") == 0)
+      return 0;
+    if (strcmp(o, "error") == 0)
+      return 1;
+  }
+  Rf_error("option 'Rfmalloc.unresolved' must be \"placeholder\" or "
+           "\"error\"");
+}
+
+/* The placeholder for the reference of C: a list of class
+   c("fmalloc_unresolved", "error", "condition").  */
+static SEXP placeholder(resolve_ctx *c, const char *message,
+                        const char *problem)
+{
+  const char *names[] = {"message", "call", "problem", "reason", "path",
+                         "uuid",    "id",   "type",    "length", ""};
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(ans, 0, Rf_mkString(message));
+  SET_VECTOR_ELT(ans, 2, Rf_mkString(problem));
+  SET_VECTOR_ELT(ans, 3, Rf_mkString(unres_reason[c->reason]));
+  SET_VECTOR_ELT(ans, 4, Rf_mkString(c->path));
+  SET_VECTOR_ELT(ans, 5, Rf_mkString(c->uuid));
+  SET_VECTOR_ELT(ans, 6, Rf_ScalarReal(strtod(c->id, NULL)));
+  SET_VECTOR_ELT(ans, 7, Rf_mkString(c->type));
+  SET_VECTOR_ELT(ans, 8, Rf_ScalarReal(c->length));
+  SEXP cls = PROTECT(Rf_allocVector(STRSXP, 3));
+  SET_STRING_ELT(cls, 0, Rf_mkChar("fmalloc_unresolved"));
+  SET_STRING_ELT(cls, 1, Rf_mkChar("error"));
+  SET_STRING_ELT(cls, 2, Rf_mkChar("condition"));
+  Rf_setAttrib(ans, R_ClassSymbol, cls);
+  UNPROTECT(2);
+  return ans;
+}
+
+/* The UnserializeEX method of the vector classes: the vector of the
+   reference STATE with the attributes ATTR, or a placeholder (above).  */
+SEXP rfm_unserialize_ex(SEXP cls, SEXP state, SEXP attr, int objf, int levs)
+{
+  (void)cls;
+  (void)objf;
+  if (TYPEOF(state) != VECSXP || XLENGTH(state) != 6)
+    Rf_error("malformed Rfmalloc reference");
+  resolve_ctx c;
+  memset(&c, 0, sizeof c);
+  c.path = state_string(state, 0);
+  c.uuid = state_string(state, 1);
+  c.id = state_string(state, 2);
+  c.gen = state_string(state, 3);
+  c.type = state_string(state, 4);
+  c.length = Rf_asReal(VECTOR_ELT(state, 5));
+  int strict = unresolved_is_error();
+  SEXP ans = strict ? resolve_body(&c)
+                    : R_tryCatchError(resolve_body, &c, resolve_handler, &c);
+  PROTECT(ans);
+  if (c.reason != UNRES_NONE) {
+    if (strict)
+      Rf_error("cannot restore an Rfmalloc reference: %s; %s", c.problem,
+               c.remedy);
+    char problem[sizeof c.problem + 512];
+    snprintf(problem, sizeof problem, "%s; %s", c.problem, c.remedy);
+    char msg[sizeof problem + 1024];
+    snprintf(msg, sizeof msg,
+             "cannot restore an Rfmalloc reference to record %s of '%s' "
+             "(%s vector of length %.0f): %s. It reads back as an "
+             "\"fmalloc_unresolved\" object, which gives this error when "
+             "used",
+             c.id, c.path, c.type, c.length, problem);
+    SEXP p = PROTECT(placeholder(&c, msg, problem));
+    Rf_warning("%s", msg);
+    UNPROTECT(2);
+    return p;
+  }
+  /* the attributes, as R's default method sets them (dim first: setting
+     dim drops dimnames) */
+  for (SEXP a = attr; a != R_NilValue; a = CDR(a))
+    if (TAG(a) == R_DimSymbol)
+      Rf_setAttrib(ans, TAG(a), CAR(a));
+  for (SEXP a = attr; a != R_NilValue; a = CDR(a))
+    if (TAG(a) != R_DimSymbol)
+      Rf_setAttrib(ans, TAG(a), CAR(a));
+  if (levs & (1 << 4)) /* S4_OBJECT_MASK */
+    ans = Rf_asS4(ans, TRUE, 0);
+  UNPROTECT(1);
   return ans;
 }

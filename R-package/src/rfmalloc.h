@@ -276,9 +276,22 @@ void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c);
 void rfm_str_flush(SEXP x);
 
 /* persist.c */
+/* A set of record ids (sorted once filled by rfm_listed_ids). */
+typedef struct rfm_idlist {
+  uint64_t *ids;
+  size_t n, cap;
+  int oom;
+} rfm_idlist;
+/* The ids that the saved lists (CONTAINER records) of HEAP hold, in
+   OUT (free OUT->ids); 0 or an FMR_E* code.  */
+int rfm_listed_ids(fmr_heap *heap, rfm_idlist *out);
+int rfm_listed_has(const rfm_idlist *l, uint64_t id);
+/* Is REC a serialized temporary: a committed Rfmalloc record without a
+   name or role flags that no saved list (LISTED) holds?  */
+int rfm_is_serialized_temporary(const fmr_record *rec, const rfm_idlist *l);
 void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role);
 SEXP rfm_serialized_state(SEXP x);
-SEXP rfm_unserialize(SEXP cls, SEXP state);
+SEXP rfm_unserialize_ex(SEXP cls, SEXP state, SEXP attr, int objf, int levs);
 
 /* altlist.c (ALTLIST on R >= 4.3; stubs before) */
 void rfm_init_list_class(DllInfo *dll);

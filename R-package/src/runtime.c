@@ -871,8 +871,9 @@ static SEXP type_name_of_tag(uint32_t tag)
   }
 }
 
-/* One row per catalog record (persistent runtimes), then one per live
-   vector of this process that no record holds (state "live", or
+/* One row per catalog record (persistent runtimes; state "committed",
+   "serialized" for a serialized temporary, or "tombstone"), then one per
+   live vector of this process that no record holds (state "live", or
    "memory" for a private copy in process memory).  */
 SEXP C_rfm_catalog(SEXP rt)
 {
@@ -886,6 +887,15 @@ SEXP C_rfm_catalog(SEXP rt)
     }
     if (rc < 0) {
       free(c.rows);
+      rfm_fail(rc, "cannot list the catalog");
+    }
+  }
+  rfm_idlist listed = {NULL, 0, 0, 0};
+  if (r->mode == FMR_MODE_PERSISTENT && c.n > 0) {
+    int rc = rfm_listed_ids(r->heap, &listed);
+    if (rc != FMR_OK) {
+      free(c.rows);
+      free(listed.ids);
       rfm_fail(rc, "cannot list the catalog");
     }
   }
@@ -926,8 +936,10 @@ SEXP C_rfm_catalog(SEXP rt)
                    x->name[0] ? Rf_mkCharCE(x->name, CE_UTF8) : NA_STRING);
     REAL(gen)[i] = (double)x->generation;
     SET_STRING_ELT(state, i,
-                   Rf_mkChar(x->state == FMR_RECORD_COMMITTED ? "committed"
-                                                              : "tombstone"));
+                   Rf_mkChar(x->state != FMR_RECORD_COMMITTED ? "tombstone"
+                             : rfm_is_serialized_temporary(x, &listed)
+                                 ? "serialized"
+                                 : "committed"));
     SET_STRING_ELT(type, i, type_name_of_tag(x->type));
     REAL(len)[i] = (double)x->length;
     REAL(off)[i] = (double)x->payload_offset;
@@ -937,6 +949,7 @@ SEXP C_rfm_catalog(SEXP rt)
     [i] = x->state == FMR_RECORD_COMMITTED && RFM_TAG_IS_OURS(x->type);
   }
   free(c.rows);
+  free(listed.ids);
   R_xlen_t i = nrec;
   for (rfm_store *s = r->stores; s != NULL && i < n; s = s->rt_next) {
     if (s->committed || s->dead)

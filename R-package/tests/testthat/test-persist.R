@@ -87,7 +87,7 @@ test_that("saveRDS writes a reference that readRDS restores elsewhere", {
   expect_true(got$fm)
 })
 
-test_that("readRDS of a reference to a missing file errors, creates nothing", {
+test_that("readRDS of a reference to a missing file warns, creates nothing", {
   d <- heap_dir()
   path <- file.path(d, "gone.fmr")
   rds <- tempfile(fileext = ".rds")
@@ -97,9 +97,24 @@ test_that("readRDS of a reference to a missing file errors, creates nothing", {
   rm(rt)
   invisible(gc())
   unlink(path)
-  err <- tryCatch(in_fresh_r(function(rds) readRDS(rds), list(rds = rds)),
-                  error = function(e) conditionMessage(e))
-  expect_match(paste(err, collapse = " "), "does not exist")
+  got <- local({
+    w <- NULL
+    x <- withCallingHandlers(readRDS(rds), warning = function(c) {
+      w <<- conditionMessage(c)
+      invokeRestart("muffleWarning")
+    })
+    list(w = w, unresolved = is_fmalloc_unresolved(x),
+         reason = unclass(x)$reason,
+         err = tryCatch(x + 1, error = conditionMessage))
+  })
+  expect_match(got$w, "does not exist")
+  expect_true(got$unresolved)
+  expect_identical(got$reason, "missing_file")
+  expect_match(got$err, "does not exist")
+  expect_false(file.exists(path))
+  old <- options(Rfmalloc.unresolved = "error")
+  on.exit(options(old))
+  expect_error(readRDS(rds), "does not exist")
   expect_false(file.exists(path))
 })
 
@@ -110,13 +125,20 @@ test_that("a replaced file or a destroyed record is detected", {
   x <- as_fmalloc(1:10, runtime = rt)
   saveRDS(x, rds)
   fmalloc_destroy(x)
+  expect_warning(y <- readRDS(rds), "no longer exists")
+  expect_true(is_fmalloc_unresolved(y))
+  expect_identical(unclass(y)$reason, "destroyed")
+  old <- options(Rfmalloc.unresolved = "error")
   expect_error(readRDS(rds), "no longer exists")
+  options(old)
   cleanup_fmalloc(rt)
   rm(rt, x)
   invisible(gc())
   unlink(path)
   rt2 <- open_fmalloc(path)
-  expect_error(readRDS(rds), "replaced")
+  expect_warning(y <- readRDS(rds), "replaced")
+  expect_identical(unclass(y)$reason, "replaced_file")
+  expect_error(sum(y), "replaced")
   cleanup_fmalloc(rt2)
 })
 
@@ -144,7 +166,9 @@ test_that("a reference reads later versions of its record, not older ones", {
   expect_true(file.copy(backup, path, overwrite = TRUE))
   rt <- open_fmalloc(path)
   expect_same(readRDS(rds1)[1:2], c("a", "b"))
-  expect_error(readRDS(rds2), "older than the reference")
+  expect_warning(y <- readRDS(rds2), "older than the reference")
+  expect_identical(unclass(y)$reason, "older_file")
+  expect_error(y[1], "older than the reference")
   cleanup_fmalloc(rt)
 })
 
@@ -212,5 +236,222 @@ test_that("gctorture on small cases touches no freed object", {
   expect_same(res$s, c("alpha", NA, "alpha beta", "", ""))
   expect_same(res$x, c(1.5, 2.5))
   expect_same(res$y, c(3, 2.5))
+  cleanup_fmalloc(rt)
+})
+
+test_that("load() restores the other objects when a record was destroyed", {
+  d <- heap_dir()
+  rt <- open_fmalloc(file.path(d, "h.fmr"))
+  a <- as_fmalloc(1:10, runtime = rt)
+  fmalloc_save(a, "a")
+  b <- as_fmalloc(c(1.5, 2), runtime = rt)
+  fmalloc_save(b, "b")
+  plain <- letters
+  f <- file.path(d, "x.RData")
+  save(a, b, plain, file = f)
+  fmalloc_destroy("a", runtime = rt)
+  e <- new.env()
+  expect_warning(load(f, envir = e),
+                 "record [0-9]+ no longer exists.*destroyed")
+  expect_setequal(ls(e), c("a", "b", "plain"))
+  expect_same(e$b[], c(1.5, 2))
+  expect_true(is_fmalloc(e$b))
+  expect_identical(e$plain, letters)
+  expect_true(is_fmalloc_unresolved(e$a))
+  expect_false(is_fmalloc_unresolved(e$b))
+  expect_output(print(e$a), "not restored(.|\n)*destroyed")
+  expect_error(e$a + 1, "destroyed")
+  expect_error(e$a[1], "destroyed")
+  expect_error(e$a[[1]], "destroyed")
+  expect_error(sum(e$a), "destroyed")
+  expect_error(sqrt(e$a), "destroyed")
+  expect_error(mean(e$a), "destroyed")
+  expect_error(as.numeric(e$a), "destroyed")
+  expect_error(fmalloc_save(e$a, "again", runtime = rt), "destroyed")
+  expect_match(conditionMessage(e$a), "destroyed")
+  # fmalloc_load() by name still says so directly
+  expect_error(fmalloc_load("a", runtime = rt), "no object named")
+  cleanup_fmalloc(rt)
+})
+
+test_that("an unresolvable reference in a list leaves the others", {
+  d <- heap_dir()
+  rt <- open_fmalloc(file.path(d, "h.fmr"))
+  x <- as_fmalloc(1:3, runtime = rt)
+  y <- as_fmalloc(c("p", "q"), runtime = rt)
+  keep <- list(x = x, y = y)
+  fl <- as_fmalloc_list(list(u = 1:4, v = c(2.5, 3)), runtime = rt)
+  fmalloc_save(fl, "fl")
+  f <- file.path(d, "l.RData")
+  save(keep, fl, file = f)
+  fmalloc_destroy(x)
+  fmalloc_destroy(fl$u)
+  e <- new.env()
+  w <- character()
+  withCallingHandlers(load(f, envir = e), warning = function(c) {
+    w <<- c(w, conditionMessage(c))
+    invokeRestart("muffleWarning")
+  })
+  expect_length(w, 2) # one per unresolved reference
+  expect_match(w, "no longer exists")
+  expect_true(is_fmalloc_unresolved(e$keep$x))
+  expect_same(e$keep$y[], c("p", "q"))
+  expect_true(is_fmalloc_unresolved(e$fl[[1]]))
+  expect_same(e$fl[[2]][], c(2.5, 3))
+  cleanup_fmalloc(rt)
+})
+
+test_that("a file that is not a heap gives a placeholder and a warning", {
+  path <- heap_file()
+  rds <- tempfile(fileext = ".rds")
+  rt <- open_fmalloc(path)
+  saveRDS(list(x = as_fmalloc(1:10, runtime = rt), n = 5), rds)
+  cleanup_fmalloc(rt)
+  rm(rt)
+  invisible(gc())
+  writeBin(as.raw(rep(7, 10000)), path)
+  expect_warning(got <- readRDS(rds), "cannot be used")
+  expect_identical(got$n, 5)
+  expect_true(is_fmalloc_unresolved(got$x))
+  expect_identical(unclass(got$x)$reason, "not_a_heap")
+  expect_error(got$x[2], "cannot be used")
+  expect_identical(readBin(path, "raw", 20000), as.raw(rep(7, 10000)))
+})
+
+test_that("serialized temporaries: listed, destroyed by id, not swept", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(as.double(1:3e5), runtime = rt)
+  fmalloc_save(x, "x")
+  r <- serialize(x[1:2e5], NULL)
+  expect_lt(length(r), 2000)
+  cat <- list_fmalloc_allocations(rt)
+  expect_identical(sort(cat$state), c("committed", "serialized"))
+  id <- cat$id[cat$state == "serialized"]
+  expect_true(is.na(cat$name[cat$state == "serialized"]))
+  # a reopened heap (the orphan sweep runs) keeps it
+  cleanup_fmalloc(rt)
+  rm(rt, x)
+  invisible(gc())
+  rt <- open_fmalloc(path)
+  cat <- list_fmalloc_allocations(rt)
+  expect_identical(cat$state[cat$id == id], "serialized")
+  back <- unserialize(r)
+  expect_same(back[c(1, 2e5)], c(1, 2e5))
+  fmalloc_destroy(id = id, runtime = rt)
+  expect_error(back[1], "destroyed")
+  expect_false(id %in% list_fmalloc_allocations(rt)$id)
+  expect_warning(z <- unserialize(r), "no longer exists")
+  expect_true(is_fmalloc_unresolved(z))
+  expect_error(fmalloc_destroy(id = id, runtime = rt), "no record")
+  # by id works for a named record too, and for its live handles
+  x <- fmalloc_load("x", runtime = rt)
+  cat <- list_fmalloc_allocations(rt)
+  xid <- cat$id[cat$name %in% "x"]
+  fmalloc_destroy(id = xid, runtime = rt)
+  expect_error(x[1], "destroyed")
+  expect_error(fmalloc_load("x", runtime = rt), "no object named")
+  expect_error(fmalloc_destroy(id = 0, runtime = rt), "record id")
+  expect_error(fmalloc_destroy(x, id = 1), "not both")
+  cleanup_fmalloc(rt)
+})
+
+test_that("fmalloc_destroy(id =) refuses an element of a saved list", {
+  rt <- open_fmalloc(heap_file())
+  el <- as_fmalloc(1:5, runtime = rt)
+  r <- serialize(el, NULL) # a serialized temporary first
+  l <- as_fmalloc_list(list(a = c(1.5, 2)), runtime = rt)
+  l[[1]] <- el
+  fmalloc_save(l, "l")
+  cat <- list_fmalloc_allocations(rt)
+  expect_false("serialized" %in% cat$state)
+  ids <- cat$id[is.na(cat$name) & !is.na(cat$id)]
+  expect_length(ids, 1)
+  expect_error(fmalloc_destroy(id = ids, runtime = rt), "saved list 'l'")
+  expect_same(fmalloc_load("l", runtime = rt)[[1]][], 1:5)
+  # the list's own record by id destroys the list
+  lid <- cat$id[cat$name %in% "l"]
+  fmalloc_destroy(id = lid, runtime = rt)
+  expect_false(any(!is.na(list_fmalloc_allocations(rt)$id)))
+  expect_error(el[1], "destroyed")
+  expect_error(fmalloc_load("l", runtime = rt), "no object named")
+  cleanup_fmalloc(rt)
+})
+
+test_that("Rfmalloc.serialize_temporaries = 'value' commits nothing", {
+  rt <- open_fmalloc(heap_file())
+  x <- as_fmalloc(as.double(1:1000), runtime = rt)
+  old <- options(Rfmalloc.serialize_temporaries = "value")
+  on.exit(options(old))
+  r <- serialize(x, NULL)
+  expect_gt(length(r), 8000)
+  expect_false(vec_info(x)$committed)
+  expect_equal(nrow(list_fmalloc_allocations(rt)[
+    list_fmalloc_allocations(rt)$state != "live", ]), 0)
+  expect_same(unserialize(r), as.double(1:1000))
+  fmalloc_save(x, "x")
+  expect_lt(length(serialize(x, NULL)), 1000) # saved: by reference
+  options(Rfmalloc.serialize_temporaries = "nonsense")
+  expect_error(serialize(as_fmalloc(1:3, runtime = rt), NULL),
+               "serialize_temporaries")
+  options(old)
+  cleanup_fmalloc(rt)
+})
+
+test_that("compact_fmalloc(drop_unnamed = TRUE) frees serialized temporaries", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  keep <- as_fmalloc(1:10, runtime = rt)
+  fmalloc_save(keep, "keep")
+  el <- as_fmalloc(c(2.5, 3.5), runtime = rt)
+  invisible(serialize(el, NULL))
+  fmalloc_save(as_fmalloc_list(list(1:2), runtime = rt), "l")
+  l <- fmalloc_load("l", runtime = rt)
+  l[[1]] <- el
+  fmalloc_save(l, "l")
+  for (i in 1:5) {
+    invisible(serialize(as_fmalloc(as.double(1:2e5), runtime = rt), NULL))
+  }
+  expect_equal(sum(list_fmalloc_allocations(rt)$state == "serialized"), 5)
+  cleanup_fmalloc(rt)
+  rm(rt, keep, el, l)
+  invisible(gc())
+  kept <- compact_fmalloc(path)
+  expect_named(kept, c("before", "after"))
+  expect_gt(kept[["after"]], 5 * 8 * 2e5)
+  sizes <- compact_fmalloc(path, drop_unnamed = TRUE)
+  expect_named(sizes, c("before", "after", "dropped"))
+  # the 5, and the element that the list saved again let go of
+  expect_gte(sizes[["dropped"]], 5)
+  expect_lt(sizes[["after"]], 8 * 2e5)
+  rt <- open_fmalloc(path)
+  cat <- list_fmalloc_allocations(rt)
+  expect_false("serialized" %in% cat$state)
+  expect_same(fmalloc_load("keep", runtime = rt)[], 1:10)
+  expect_same(fmalloc_load("l", runtime = rt)[[1]][], c(2.5, 3.5))
+  expect_error(compact_fmalloc(path, drop_unnamed = TRUE),
+               "open in this R session")
+  expect_error(compact_fmalloc(path, drop_unnamed = NA), "TRUE or FALSE")
+  cleanup_fmalloc(rt)
+})
+
+test_that("a reference read back keeps the attributes it was written with", {
+  rt <- open_fmalloc(heap_file())
+  m <- as_fmalloc(matrix(as.double(1:6), 2,
+                         dimnames = list(c("a", "b"), c("x", "y", "z"))),
+                  runtime = rt)
+  f <- as_fmalloc(factor(c("lo", "hi", "lo"), levels = c("lo", "hi")),
+                  runtime = rt)
+  t <- as_fmalloc(ts(c(2.5, 3.5, 4.5), start = 2000), runtime = rt)
+  n <- as_fmalloc(c(one = "1", two = NA), runtime = rt)
+  r <- serialize(list(m = m, f = f, t = t, n = n), NULL)
+  expect_lt(length(r), 4000)
+  back <- unserialize(r)
+  expect_identical(attributes(back$m), attributes(m))
+  expect_same(back$m[, ], m[, ])
+  expect_identical(attributes(back$f), attributes(f))
+  expect_identical(attributes(back$t), attributes(t))
+  expect_identical(attributes(back$n), attributes(n))
+  expect_true(all(vapply(back, is_fmalloc, TRUE)))
   cleanup_fmalloc(rt)
 })
