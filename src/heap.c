@@ -790,22 +790,18 @@ static int open_scratch(const char *path, const fmr_options *o,
 }
 
 /* The open heap of the file with device DEV and inode INO, which the
-   caller found at a path.  A heap whose file has no name left is never
-   that file: while it is open its inode cannot be reused on a local file
-   system, but a network or FUSE file system may report a reused number,
-   and giving that heap out would send the caller's changes to a file
-   that vanishes at close.  A closing heap is returned as it is (its
-   last close changes heap->fd without the registry lock); the caller
-   waits for it to go and looks again. */
+   caller found at a path.  A heap whose file was deleted or replaced is
+   never found for a new file at the path: on a local file system the
+   inode of an open file cannot be reused.  Its link count is not looked
+   at: a rename over the path drops it to zero a moment before the path
+   names the new file, and an open in that moment must find the heap
+   (and wait, or be refused as busy), not open the old file beside it
+   and meet its writer lock. */
 static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
 {
-  struct stat st;
-  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next) {
-    if (h->mode != FMR_MODE_PERSISTENT || h->dev != dev || h->ino != ino)
-      continue;
-    if (h->closing || (fstat(h->fd, &st) == 0 && st.st_nlink > 0))
+  for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
+    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino)
       return h;
-  }
   return NULL;
 }
 
