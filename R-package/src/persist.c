@@ -493,13 +493,15 @@ SEXP C_rfm_record_role(SEXP x)
 
 /* --- unnamed records ------------------------------------------------- */
 
-static int listed_add(rfm_idlist *l, uint64_t id)
+int rfm_idlist_add(rfm_idlist *l, uint64_t id)
 {
   if (l->n == l->cap) {
     size_t cap = l->cap ? 2 * l->cap : 64;
     uint64_t *ids = realloc(l->ids, cap * sizeof *ids);
-    if (ids == NULL)
+    if (ids == NULL) {
+      l->oom = 1;
       return 1;
+    }
     l->ids = ids;
     l->cap = cap;
   }
@@ -517,10 +519,8 @@ static int listed_collect(const fmr_record *rec, void *arg)
     return 0;
   const double *d = rec->payload;
   for (uint64_t k = 0; k < rec->length; k++)
-    if (d[k] >= 1 && listed_add(l, (uint64_t)d[k])) {
-      l->oom = 1;
-      return 1;
-    }
+    if (d[k] >= 1 && rfm_idlist_add(l, (uint64_t)d[k]))
+      return 1; /* out of memory: l->oom says so */
   return 0;
 }
 
@@ -653,10 +653,8 @@ static int drop_collect(const fmr_record *rec, void *arg)
       rec->name[0] != '\0' || (rec->type & RFM_TAG_CONTAINER) ||
       rfm_listed_has(d->listed, rec->id))
     return 0;
-  if (listed_add(d->drop, rec->id)) {
-    d->drop->oom = 1;
+  if (rfm_idlist_add(d->drop, rec->id))
     return 1;
-  }
   d->bytes += (double)rec->payload_bytes;
   return 0;
 }
@@ -726,25 +724,33 @@ SEXP C_rfm_drop_unnamed(SEXP path)
 
 /* --- serialization by reference ------------------------------------- */
 
+/* The option NAME, one of two strings: 0 for FIRST (the default, also
+   when the option is unset), 1 for SECOND; anything else is an error.  */
+static int option_choice(const char *name, const char *first,
+                         const char *second)
+{
+  SEXP opt = Rf_GetOption1(Rf_install(name));
+  if (opt == R_NilValue)
+    return 0;
+  if (Rf_isString(opt) && XLENGTH(opt) == 1 &&
+      STRING_ELT(opt, 0) != NA_STRING) {
+    const char *o = CHAR(STRING_ELT(opt, 0));
+    if (strcmp(o, first) == 0)
+      return 0;
+    if (strcmp(o, second) == 0)
+      return 1;
+  }
+  Rf_error("option '%s' must be \"%s\" or \"%s\"", name, first, second);
+}
+
 /* getOption("Rfmalloc.serialize_temporaries"): "reference" (the
    default: an unsaved vector is committed as an unnamed record, a
    "serialized temporary", and written as a reference) or "value" (it is
    written as data, nothing is committed).  */
 static int serialize_temporaries_by_value(void)
 {
-  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.serialize_temporaries"));
-  if (opt == R_NilValue)
-    return 0;
-  if (Rf_isString(opt) && XLENGTH(opt) == 1 &&
-      STRING_ELT(opt, 0) != NA_STRING) {
-    const char *o = CHAR(STRING_ELT(opt, 0));
-    if (strcmp(o, "reference") == 0)
-      return 0;
-    if (strcmp(o, "value") == 0)
-      return 1;
-  }
-  Rf_error("option 'Rfmalloc.serialize_temporaries' must be \"reference\" "
-           "or \"value\"");
+  return option_choice("Rfmalloc.serialize_temporaries", "reference",
+                       "value");
 }
 
 SEXP rfm_serialized_state(SEXP x)
@@ -940,19 +946,7 @@ static SEXP resolve_handler(SEXP cond, void *data)
    (the default).  */
 static int unresolved_is_error(void)
 {
-  SEXP opt = Rf_GetOption1(Rf_install("Rfmalloc.unresolved"));
-  if (opt == R_NilValue)
-    return 0;
-  if (Rf_isString(opt) && XLENGTH(opt) == 1 &&
-      STRING_ELT(opt, 0) != NA_STRING) {
-    const char *o = CHAR(STRING_ELT(opt, 0));
-    if (strcmp(o, "placeholder") == 0)
-      return 0;
-    if (strcmp(o, "error") == 0)
-      return 1;
-  }
-  Rf_error("option 'Rfmalloc.unresolved' must be \"placeholder\" or "
-           "\"error\"");
+  return option_choice("Rfmalloc.unresolved", "placeholder", "error");
 }
 
 /* The placeholder for the reference of C: a list of class

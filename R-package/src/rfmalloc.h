@@ -276,12 +276,15 @@ void rfm_str_store(rfm_store *s, R_xlen_t i, SEXP c);
 void rfm_str_flush(SEXP x);
 
 /* persist.c */
-/* A set of record ids (sorted once filled by rfm_listed_ids). */
+/* A growable vector of record ids (or other 64-bit numbers); sorted once
+   filled by rfm_listed_ids.  Zero-initialise it; free IDS after use.  */
 typedef struct rfm_idlist {
   uint64_t *ids;
   size_t n, cap;
   int oom;
 } rfm_idlist;
+/* Append ID to L: 0, or 1 (and L->oom set) when out of memory.  */
+int rfm_idlist_add(rfm_idlist *l, uint64_t id);
 /* The ids that the saved lists (CONTAINER records) of HEAP hold, in
    OUT (free OUT->ids); 0 or an FMR_E* code.  */
 int rfm_listed_ids(fmr_heap *heap, rfm_idlist *out);

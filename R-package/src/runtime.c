@@ -234,36 +234,17 @@ void rfm_runtime_check_file(const rfm_runtime *rt, const char *what)
 
 /* --- orphaned list elements ------------------------------------------ */
 
-typedef struct id_set {
-  uint64_t *ids;
-  size_t n, cap;
-} id_set;
-
-static int id_set_add(id_set *s, uint64_t id)
-{
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 256;
-    uint64_t *ids = realloc(s->ids, cap * sizeof *ids);
-    if (ids == NULL)
-      return 1;
-    s->ids = ids;
-    s->cap = cap;
-  }
-  s->ids[s->n++] = id;
-  return 0;
-}
-
 /* The reachability graph of the catalog: every committed record of
    ours in id order (fmr_record_foreach gives that order), with the ids
    a container lists.  Roots are the named records and the records not
    flagged as list elements; a record is kept when a root reaches it
    through containers (nested lists at any depth, cycles harmless).  */
 typedef struct reach_graph {
-  id_set ids;   /* record ids, ascending */
-  id_set flags; /* per record: bit 0 root, bit 1 reached, bit 2 named */
-  id_set first; /* per record: index of its first child in kids */
-  id_set nkids; /* per record: how many */
-  id_set kids;  /* listed ids, container by container */
+  rfm_idlist ids;   /* record ids, ascending */
+  rfm_idlist flags; /* per record: bit 0 root, bit 1 reached, bit 2 named */
+  rfm_idlist first; /* per record: index of its first child in kids */
+  rfm_idlist nkids; /* per record: how many */
+  rfm_idlist kids;  /* listed ids, container by container */
   int oom;
 } reach_graph;
 
@@ -287,13 +268,13 @@ static int reach_collect(const fmr_record *rec, void *arg)
     for (uint64_t k = 0; k < rec->length; k++) {
       if (!(d[k] >= 1 && d[k] < 18446744073709551615.0))
         continue;
-      if (id_set_add(&g->kids, (uint64_t)d[k]))
+      if (rfm_idlist_add(&g->kids, (uint64_t)d[k]))
         goto oom;
       n++;
     }
   }
-  if (id_set_add(&g->ids, rec->id) || id_set_add(&g->flags, f) ||
-      id_set_add(&g->first, first) || id_set_add(&g->nkids, n))
+  if (rfm_idlist_add(&g->ids, rec->id) || rfm_idlist_add(&g->flags, f) ||
+      rfm_idlist_add(&g->first, first) || rfm_idlist_add(&g->nkids, n))
     goto oom;
   return 0;
 oom:
@@ -329,11 +310,11 @@ static ptrdiff_t reach_index(const reach_graph *g, uint64_t id)
 /* Mark what the records flagged START reach (START included).  */
 static int reach_mark(reach_graph *g, uint64_t start)
 {
-  id_set stack = {NULL, 0, 0};
+  rfm_idlist stack = {NULL, 0, 0, 0};
   for (size_t i = 0; i < g->ids.n; i++) {
     if ((g->flags.ids[i] & start) && !(g->flags.ids[i] & REACH_SEEN)) {
       g->flags.ids[i] |= REACH_SEEN;
-      if (id_set_add(&stack, i))
+      if (rfm_idlist_add(&stack, i))
         goto oom;
     }
   }
@@ -343,7 +324,7 @@ static int reach_mark(reach_graph *g, uint64_t start)
       ptrdiff_t j = reach_index(g, g->kids.ids[g->first.ids[i] + k]);
       if (j >= 0 && !(g->flags.ids[j] & REACH_SEEN)) {
         g->flags.ids[j] |= REACH_SEEN;
-        if (id_set_add(&stack, (uint64_t)j))
+        if (rfm_idlist_add(&stack, (uint64_t)j))
           goto oom;
       }
     }
