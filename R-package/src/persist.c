@@ -396,10 +396,12 @@ SEXP C_rfm_unname(SEXP x)
   return R_NilValue;
 }
 
-/* Before a list is destroyed: flag the unnamed records IDS of RT (its
-   elements, at any depth) as list elements, so that once the list's own
-   record is gone the sweep frees those that nothing else holds.  */
-SEXP C_rfm_mark_records(SEXP rt, SEXP ids)
+/* Call FN on each committed record of the ids IDS of RT (ids that are
+   not positive, or name no committed record, are skipped), with the
+   live store of this process on it or NULL.  */
+static void each_record(SEXP rt, SEXP ids,
+                        void (*fn)(rfm_runtime *, const fmr_record *,
+                                   rfm_store *))
 {
   rfm_runtime *r = rfm_runtime_get(rt, 0);
   check_can_destroy(r);
@@ -408,27 +410,52 @@ SEXP C_rfm_mark_records(SEXP rt, SEXP ids)
     double d = REAL(ids)[k];
     if (ISNAN(d) || d < 1)
       continue;
-    uint64_t id = (uint64_t)d;
     fmr_record rec;
-    if (fmr_record_get(r->heap, id, &rec) != FMR_OK ||
-        rec.state != FMR_RECORD_COMMITTED || !RFM_TAG_IS_OURS(rec.type) ||
-        rec.name[0] != '\0' || (rec.type & RFM_TAG_ELEMENT))
+    if (fmr_record_get(r->heap, (uint64_t)d, &rec) != FMR_OK ||
+        rec.state != FMR_RECORD_COMMITTED)
       continue;
-    rfm_store *s = rfm_store_find_record(r, id);
-    if (s != NULL && !s->dead) {
-      rfm_commit(s, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
-      continue;
-    }
-    size_t ml = rec.meta_len;
-    void *copy = ml ? R_alloc(ml, 1) : NULL;
-    if (ml)
-      memcpy(copy, rec.meta, ml);
-    int rc = fmr_record_update(r->heap, id, rec.type | RFM_TAG_ELEMENT,
-                               rec.length, copy, ml);
-    if (rc != FMR_OK)
-      rfm_fail(rc, "cannot update the record");
+    rfm_store *s = rfm_store_find_record(r, rec.id);
+    fn(r, &rec, s != NULL && !s->dead ? s : NULL);
   }
   UNPROTECT(1);
+}
+
+static void mark_record(rfm_runtime *r, const fmr_record *rec, rfm_store *s)
+{
+  if (!RFM_TAG_IS_OURS(rec->type) || rec->name[0] != '\0' ||
+      (rec->type & RFM_TAG_ELEMENT))
+    return;
+  if (s != NULL) {
+    rfm_commit(s, NULL, R_NilValue, RFM_ROLE_MARK_ELEMENT);
+    return;
+  }
+  size_t ml = rec->meta_len;
+  void *copy = ml ? R_alloc(ml, 1) : NULL;
+  if (ml)
+    memcpy(copy, rec->meta, ml);
+  int rc = fmr_record_update(r->heap, rec->id, rec->type | RFM_TAG_ELEMENT,
+                             rec->length, copy, ml);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot update the record");
+}
+
+static void free_record(rfm_runtime *r, const fmr_record *rec, rfm_store *s)
+{
+  if (s != NULL) {
+    destroy_store(s);
+    return;
+  }
+  int rc = fmr_record_free(r->heap, rec->id);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot free the record");
+}
+
+/* Before a list is destroyed: flag the unnamed records IDS of RT (its
+   elements, at any depth) as list elements, so that once the list's own
+   record is gone the sweep frees those that nothing else holds.  */
+SEXP C_rfm_mark_records(SEXP rt, SEXP ids)
+{
+  each_record(rt, ids, mark_record);
   return R_NilValue;
 }
 
@@ -436,28 +463,7 @@ SEXP C_rfm_mark_records(SEXP rt, SEXP ids)
    them becomes invalid.  */
 SEXP C_rfm_free_records(SEXP rt, SEXP ids)
 {
-  rfm_runtime *r = rfm_runtime_get(rt, 0);
-  check_can_destroy(r);
-  ids = PROTECT(Rf_coerceVector(ids, REALSXP));
-  for (R_xlen_t k = 0; k < XLENGTH(ids); k++) {
-    double d = REAL(ids)[k];
-    if (ISNAN(d) || d < 1)
-      continue;
-    uint64_t id = (uint64_t)d;
-    fmr_record rec;
-    if (fmr_record_get(r->heap, id, &rec) != FMR_OK ||
-        rec.state != FMR_RECORD_COMMITTED)
-      continue;
-    rfm_store *s = rfm_store_find_record(r, id);
-    if (s != NULL && !s->dead) {
-      destroy_store(s);
-      continue;
-    }
-    int rc = fmr_record_free(r->heap, id);
-    if (rc != FMR_OK)
-      rfm_fail(rc, "cannot free the record");
-  }
-  UNPROTECT(1);
+  each_record(rt, ids, free_record);
   return R_NilValue;
 }
 
