@@ -489,6 +489,15 @@ destroy_object <- function(x, runtime) {
   cand <- saved[saved > 0]
   if (target > 0) {
     cand <- c(cand, .Call(C_rfm_subtree, runtime, target))
+  } else if (length(cand) &&
+             any(.Call(C_rfm_reachable, runtime, cand, numeric()))) {
+    # a data frame or plain list that fmalloc_load() gave (its own
+    # record is not at hand), or one holding saved vectors: destroying
+    # it would free nothing of those, silently
+    stop("this list holds vectors that a name or a saved list keeps (a ",
+         "data frame or list read with fmalloc_load(), or saved vectors): ",
+         "destroy it by name with fmalloc_destroy(\"name\"), or destroy ",
+         "the saved vectors themselves", call. = FALSE)
   }
   destroy_list(runtime, target, unique(cand), objs[saved == 0])
 }

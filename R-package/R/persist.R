@@ -17,7 +17,10 @@
 #' (one without a name is an error: destroy the list instead).  By id, any
 #' record of [list_fmalloc_allocations()] can be destroyed, named or not
 #' (a saved list's own record destroys the list as above), except an
-#' element of a saved list.
+#' element of a saved list.  A data frame (or a list that is not an
+#' `"fmalloc_list"`) read back with `fmalloc_load()` is destroyed by its
+#' name: given as the object, it is an error, since its own record is not
+#' at hand.
 #'
 #' A committed vector is not freed when R collects it: only
 #' `fmalloc_destroy()` frees it.  Vectors that were never saved or
@@ -139,6 +142,11 @@ fmalloc_destroy <- function(x, runtime = NULL, id = NULL) {
     stop("'x' must be an fmalloc vector or the name of one", call. = FALSE)
   }
   rt <- fmalloc_runtime_of(x)
+  if (is.null(rt) && is.list(x)) {
+    # a data frame or plain list: the runtime of the vectors it holds
+    vs <- list_vectors(x)
+    if (length(vs)) rt <- fmalloc_runtime_of(vs[[1L]])
+  }
   destroy_object(x, if (is.null(rt)) resolve_runtime(runtime) else rt)
   invisible(NULL)
 }

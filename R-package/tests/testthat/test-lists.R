@@ -755,3 +755,29 @@ test_that("create_fmalloc_data_frame recycles columns as data.frame() does", {
                fixed = TRUE)
   cleanup_fmalloc(rt)
 })
+
+test_that("fmalloc_destroy of a loaded data frame says to destroy it by name", {
+  rt <- open_fmalloc(heap_file())
+  on.exit(cleanup_fmalloc(rt))
+  df <- create_fmalloc_data_frame(a = as_fmalloc(1:3, runtime = rt),
+                                  b = as_fmalloc(c(0.5, 1, 2), runtime = rt))
+  fmalloc_save(df, "df", runtime = rt)
+  back <- fmalloc_load("df", runtime = rt)
+  # before: nothing was freed and no error was given
+  expect_error(fmalloc_destroy(back), "destroy it by name")
+  expect_same(fmalloc_load("df", runtime = rt)$a[], 1:3)
+  # a plain list of saved vectors: the same
+  x <- as_fmalloc(4:6, runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  expect_error(fmalloc_destroy(list(x)), "destroy it by name")
+  expect_same(fmalloc_load("x", runtime = rt)[], 4:6)
+  # by name it goes, with its columns
+  fmalloc_destroy("df", runtime = rt)
+  expect_error(fmalloc_load("df", runtime = rt), "no object named")
+  cat <- list_fmalloc_allocations(rt)
+  expect_same(cat$name[cat$state == "committed"], "x")
+  # a plain list of unsaved vectors is destroyed as before
+  u <- as_fmalloc(1:2, runtime = rt)
+  fmalloc_destroy(list(u))
+  expect_error(u[1], "destroyed")
+})
