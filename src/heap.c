@@ -896,6 +896,12 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
         rc = fmr_fail(FMR_EINVAL, "%s is a directory, not a heap file", path);
         goto out;
       }
+      /* A FIFO (or a device) is refused before open(), which would
+         block on a FIFO until a writer came. */
+      if (!S_ISREG(st.st_mode)) {
+        rc = fmr_fail(FMR_EINVAL, "%s is not a regular file", path);
+        goto out;
+      }
     } else if (errno != ENOENT) {
       rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
       goto out;
@@ -932,7 +938,11 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       rc = fmr_fail(FMR_ENOMEM, "out of memory");
       goto out;
     }
-    heap->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put at the path since the stat above must not
+       block the open either (the fstat below refuses it); it changes
+       nothing for a regular file. */
+    heap->fd =
+        open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
     if (heap->fd < 0) {
       if (errno == ENOENT) { /* removed meanwhile: start again */
         heap_destroy(heap);

@@ -254,9 +254,32 @@ START_TEST(test_state_of_readers_and_scratch)
 }
 END_TEST
 
+/* A FIFO at the path is refused at once, not waited on (issue 10: a
+   read-only open blocked forever in open(2)). */
+START_TEST(test_fifo_refused)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "fifo.fmr");
+  ck_assert_int_eq(mkfifo(path, 0600), 0);
+  fmr_heap *heap = NULL;
+  ck_assert_fmr(tu_open(path, FMR_OPEN_READONLY, &heap), FMR_EINVAL);
+  ck_assert_ptr_null(heap);
+  ck_assert_fmr(tu_open(path, 0, &heap), FMR_EINVAL);
+  ck_assert_fmr(tu_open(path, FMR_OPEN_CREATE, &heap), FMR_EINVAL);
+  ck_assert_ptr_null(heap);
+  ck_assert_int_eq(unlink(path), 0);
+  free(path);
+  free(dir);
+}
+END_TEST
+
 static Suite *files_suite(void)
 {
   Suite *s = suite_create("files");
+  TCase *fifo = tcase_create("fifo");
+  tu_timeout(fifo, 5); /* the bug was a hang: fail fast */
+  tcase_add_test(fifo, test_fifo_refused);
+  suite_add_tcase(s, fifo);
   TCase *tc = tcase_create("core");
   tu_timeout(tc, 30);
   tcase_add_test(tc, test_deleted);
