@@ -751,6 +751,9 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
     goto out;
   }
 
+  if ((rc = fmr_heap_reserve_ids(heap)) != FMR_OK)
+    goto out;
+
   struct fmr_disk_record template = {0};
   template.rec_id = heap->next_id;
   template.rec_generation = 1;

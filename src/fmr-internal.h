@@ -280,6 +280,11 @@ struct fmr_heap {
   uint64_t catalog_tail; /* last segment, 0 if none */
   uint64_t catalog_bytes, catalog_slots;
   uint64_t next_id;
+  /* Ids below id_limit may be issued without writing a meta page: a
+     writer's meta pages record id_limit, not next_id, so no crash (kill -9
+     or power loss) can bring back a meta page below an id issued (see
+     fmr_heap_reserve_ids). */
+  uint64_t id_limit;
   struct fmr_map by_id;      /* record id -> slot offset */
   struct fmr_map by_name;    /* name hash -> slot offset (see catalog.c) */
   struct fmr_vec free_slots; /* empty slot offsets */
@@ -395,6 +400,11 @@ uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset);
    generation, type, length, name, metadata and payload bytes. */
 int fmr_catalog_copy_record(struct fmr_heap *dst, const struct fmr_heap *src,
                             uint64_t slot);
+/* Record in a durable meta page that ids up to next_id + FMR_ID_RESERVE
+   may be in use, before the id next_id is issued (heap.c). */
+#define FMR_ID_RESERVE 1024
+int fmr_heap_reserve_ids(struct fmr_heap *heap);
+
 /* Empty the superseded slots (after a sync made their successors
    durable). */
 void fmr_catalog_release_superseded(struct fmr_heap *heap);

@@ -279,7 +279,10 @@ static int write_meta(struct fmr_heap *heap, bool clean, bool durable)
   struct fmr_disk_meta meta = heap->meta;
   meta.meta_txn++;
   meta.meta_file_size = heap->file_size;
-  meta.meta_next_id = heap->next_id;
+  /* A writer's meta page records the bound of the ids it may issue
+     (fmr_heap_reserve_ids); a clean close records the exact next id. */
+  meta.meta_next_id =
+      clean || heap->id_limit < heap->next_id ? heap->next_id : heap->id_limit;
   meta.meta_flags = clean ? (meta.meta_flags | FMR_META_CLEAN)
                           : (meta.meta_flags & ~(uint64_t)FMR_META_CLEAN);
   meta.meta_size = sizeof meta;
@@ -296,6 +299,25 @@ static int write_meta(struct fmr_heap *heap, bool clean, bool durable)
 int fmr_heap_write_meta(struct fmr_heap *heap, bool clean)
 {
   return write_meta(heap, clean, true);
+}
+
+/* Ids must never be reused, across any crash: a reference to (id,
+   generation) kept outside the file would otherwise name another record.
+   The highest id in the catalog is not enough (the slot that held it may
+   be emptied and reused, and after a power loss the slot may be lost),
+   so before next_id reaches the bound recorded in the meta page, a
+   durable meta page raises the bound.  One meta write per FMR_ID_RESERVE
+   ids; after a crash the ids continue above the bound, leaving a gap. */
+int fmr_heap_reserve_ids(struct fmr_heap *heap)
+{
+  if (heap->next_id < heap->id_limit)
+    return FMR_OK;
+  uint64_t old = heap->id_limit;
+  heap->id_limit = heap->next_id + FMR_ID_RESERVE;
+  int rc = write_meta(heap, false, true);
+  if (rc != FMR_OK)
+    heap->id_limit = old;
+  return rc;
 }
 
 /* Validate the two meta pages read from a file of FILE_SIZE bytes and copy
@@ -664,7 +686,9 @@ static int open_existing(struct fmr_heap *heap, uint64_t file_size,
     return rc;
   if (!heap->readonly) {
     /* Mark the file in use before changing anything else: a crash from
-       now on must be seen as one at the next open. */
+       now on must be seen as one at the next open.  The same page
+       reserves the first ids this writer may issue. */
+    heap->id_limit = heap->next_id + FMR_ID_RESERVE;
     rc = write_meta(heap, false, true);
   }
   return rc;

@@ -389,6 +389,65 @@ START_TEST(test_ids_not_reused_after_crash)
 }
 END_TEST
 
+/* The issue 10 (item 2) sequence: the rename of A takes the slot B was
+   freed from (the only trace of B's id), and the meta page was last
+   written at open.  Ids must still not come back after the crash. */
+static int slot_reuse_child(void *arg)
+{
+  struct id_args *a = arg;
+  fmr_heap *heap;
+  uint64_t ids[2];
+  CHILD_CHECK_RC(tu_open(a->path, 0, &heap), 0);
+  CHILD_CHECK_RC(fmr_commit(heap, NULL, 1, 0, "A", NULL, 0, 0, &ids[0]), 0);
+  CHILD_CHECK_RC(fmr_commit(heap, NULL, 1, 0, "B", NULL, 0, 0, &ids[1]), 0);
+  CHILD_CHECK_RC(fmr_sync(heap), 0);
+  CHILD_CHECK_RC(fmr_record_free(heap, ids[1]), 0);
+  CHILD_CHECK_RC(fmr_record_rename(heap, ids[0], "A2"), 0);
+  CHILD_CHECK_RC(fmr_sync(heap), 0);
+  CHILD_CHECK(tu_write_all(a->fd, ids, sizeof ids) == 0);
+  return 0; /* exits without closing */
+}
+
+START_TEST(test_ids_not_reused_after_slot_reuse)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "ids3.fmr");
+  fmr_heap *heap;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_close(heap));
+  uint64_t highest = 0;
+  for (int round = 0; round < 3; round++) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    struct id_args a = {path, fds[1]};
+    pid_t pid = tu_fork(slot_reuse_child, &a);
+    close(fds[1]);
+    uint64_t ids[2];
+    ck_assert_int_eq(tu_read_all(fds[0], ids, sizeof ids), 0);
+    close(fds[0]);
+    ck_assert_int_eq(tu_wait(pid), 0);
+    ck_assert_uint_gt(ids[0], highest);
+    ck_assert_uint_gt(ids[1], ids[0]);
+
+    ck_assert_fmr_ok(tu_open(path, 0, &heap));
+    fmr_record rec;
+    ck_assert_fmr(fmr_record_get(heap, ids[1], &rec), FMR_ENOTFOUND);
+    uint64_t next;
+    ck_assert_fmr_ok(fmr_commit(heap, NULL, 1, 0, NULL, NULL, 0, 0, &next));
+    ck_assert_msg(next > ids[1], "id %llu reused (freed %llu)",
+                  (unsigned long long)next, (unsigned long long)ids[1]);
+    highest = next;
+    /* Free everything, so the next round starts from an empty catalog. */
+    ck_assert_fmr_ok(fmr_record_free(heap, next));
+    ck_assert_fmr_ok(fmr_record_find(heap, "A2", &rec));
+    ck_assert_fmr_ok(fmr_record_free(heap, rec.id));
+    ck_assert_fmr_ok(fmr_close(heap));
+  }
+  free(path);
+  free(dir);
+}
+END_TEST
+
 static Suite *persist_suite(void)
 {
   Suite *s = suite_create("persist");
@@ -402,6 +461,7 @@ static Suite *persist_suite(void)
   tcase_add_test(tc, test_no_leak_unclean_cycles);
   tcase_add_test(tc, test_ids_not_reused);
   tcase_add_test(tc, test_ids_not_reused_after_crash);
+  tcase_add_test(tc, test_ids_not_reused_after_slot_reuse);
   suite_add_tcase(s, tc);
   return s;
 }
