@@ -56,15 +56,34 @@ void fmr_block_flush_cache(struct fmr_heap *heap)
   }
 }
 
-void fmr_heap_synced(struct fmr_heap *heap)
+void fmr_heap_release_pending(struct fmr_heap *heap, const uint64_t *v,
+                              size_t n)
 {
-  fmr_catalog_release_superseded(heap);
-  for (size_t i = 0; i + 1 < heap->pending.count; i += 2)
-    fmr_extents_insert(&heap->extents,
-                       heap->pending.items[i] >> FMR_GRANULE_SHIFT,
-                       heap->pending.items[i + 1] >> FMR_GRANULE_SHIFT);
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    fmr_extents_insert(&heap->extents, v[i] >> FMR_GRANULE_SHIFT,
+                       v[i + 1] >> FMR_GRANULE_SHIFT);
+    heap->pending_bytes -= v[i + 1];
+  }
+}
+
+/* A superseded slot still claims its old payload and aux block on disk
+   until the store that empties it is durable: were that space reused
+   first, a power loss that kept the later free of the record's live slot
+   but lost the emptying would bring the old version back over another
+   record's bytes (issue 10, item 1).  So the slots are emptied and their
+   pages flushed before the space is released. */
+int fmr_heap_synced(struct fmr_heap *heap)
+{
+  fmr_catalog_empty_slots(heap, heap->superseded.items,
+                          heap->superseded.count);
+  int rc = fmr_catalog_flush_slots(heap, heap->superseded.items,
+                                   heap->superseded.count);
+  heap->superseded.count = 0;
+  if (rc != FMR_OK)
+    return rc;
+  fmr_heap_release_pending(heap, heap->pending.items, heap->pending.count);
   heap->pending.count = 0;
-  heap->pending_bytes = 0;
+  return FMR_OK;
 }
 
 /* Take a cached small block of BYTES, if there is one. */
@@ -125,9 +144,10 @@ int fmr_block_alloc(struct fmr_heap *heap, uint64_t size, bool tracked,
       /* Space freed from committed records becomes reusable only once the
          free is durable: sync, then reuse it instead of growing. */
       rc = fmr_heap_msync(heap, 0, heap->file_size);
+      if (rc == FMR_OK)
+        rc = fmr_heap_synced(heap);
       if (rc != FMR_OK)
         return rc;
-      fmr_heap_synced(heap);
       attempt = 1;
       continue;
     }

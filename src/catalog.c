@@ -195,6 +195,7 @@ void fmr_catalog_reset(struct fmr_heap *heap)
   fmr_map_destroy(&heap->by_name);
   fmr_vec_destroy(&heap->free_slots);
   fmr_vec_destroy(&heap->superseded);
+  fmr_vec_destroy(&heap->sync_superseded);
   fmr_vec_destroy(&heap->segments);
   heap->catalog_tail = 0;
   heap->catalog_bytes = heap->catalog_slots = 0;
@@ -1099,26 +1100,53 @@ FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id)
   return rc;
 }
 
-/* Empty now the superseded slots of record ID: once the live slot is
-   emptied they would bring an old version back at the next open. */
-static void drop_superseded(struct fmr_heap *heap, uint64_t id)
+/* Empty now the superseded slots of record ID in V: once the live slot
+   is emptied they would bring an old version back at the next open.  (The
+   space they reference is pending already, and is released only after a
+   flush that includes these stores.) */
+static void drop_superseded_in(struct fmr_heap *heap, struct fmr_vec *v,
+                               uint64_t id)
 {
   size_t keep = 0;
-  for (size_t i = 0; i < heap->superseded.count; i++) {
-    uint64_t slot = heap->superseded.items[i];
+  for (size_t i = 0; i < v->count; i++) {
+    uint64_t slot = v->items[i];
     if (slot_at(heap, slot)->rec_id == id)
       release_slot(heap, slot);
     else
-      heap->superseded.items[keep++] = slot;
+      v->items[keep++] = slot;
   }
-  heap->superseded.count = keep;
+  v->count = keep;
 }
 
-void fmr_catalog_release_superseded(struct fmr_heap *heap)
+static void drop_superseded(struct fmr_heap *heap, uint64_t id)
 {
-  for (size_t i = 0; i < heap->superseded.count; i++)
-    release_slot(heap, heap->superseded.items[i]);
-  heap->superseded.count = 0;
+  drop_superseded_in(heap, &heap->superseded, id);
+  drop_superseded_in(heap, &heap->sync_superseded, id);
+}
+
+void fmr_catalog_empty_slots(struct fmr_heap *heap, const uint64_t *slots,
+                             size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    release_slot(heap, slots[i]);
+}
+
+int fmr_catalog_flush_slots(struct fmr_heap *heap, const uint64_t *slots,
+                            size_t n)
+{
+  uint64_t last_page = UINT64_MAX;
+  for (size_t i = 0; i < n; i++) {
+    /* Slots of one segment are often neighbours: flush each page once. */
+    uint64_t page = slots[i] / FMR_META_PAGE_SIZE;
+    if (page == last_page &&
+        (slots[i] + SLOT_SIZE - 1) / FMR_META_PAGE_SIZE == page)
+      continue;
+    last_page = page;
+    int rc = fmr_heap_msync(heap, slots[i], SLOT_SIZE);
+    if (rc != FMR_OK)
+      return rc;
+  }
+  return FMR_OK;
 }
 
 static void free_slot_record(struct fmr_heap *heap, uint64_t slot)

@@ -198,7 +198,8 @@ static void scan_catalog(struct checker *c)
         if (live->rec_generation <= r->rec_generation)
           problem(c, "two live slots hold record id %llu",
                   (unsigned long long)r->rec_id);
-        else if (!heap->readonly && !in_vec(&heap->superseded, slot))
+        else if (!heap->readonly && !in_vec(&heap->superseded, slot) &&
+                 !in_vec(&heap->sync_superseded, slot))
           problem(c,
                   "slot at %llu holds an old generation of record %llu "
                   "but is not waiting to be emptied",
@@ -288,6 +289,11 @@ static void check_allocator(struct checker *c)
     add_piece(c, heap->pending.items[i], heap->pending.items[i + 1],
               KIND_FREE);
     pending += heap->pending.items[i + 1];
+  }
+  for (size_t i = 0; i + 1 < heap->sync_pending.count; i += 2) {
+    add_piece(c, heap->sync_pending.items[i], heap->sync_pending.items[i + 1],
+              KIND_FREE);
+    pending += heap->sync_pending.items[i + 1];
   }
   fmr_extents_walk(&heap->extents, add_free, c);
   check_pieces(c, true);

@@ -274,7 +274,13 @@ struct fmr_heap {
   uint64_t cached_bytes;
   uint64_t used_bytes;    /* in live blocks */
   struct fmr_vec pending; /* offset, size pairs freed since last sync */
-  uint64_t pending_bytes;
+  uint64_t pending_bytes; /* in pending and sync_pending */
+  /* What an fmr_sync under way (with the heap lock released during its
+     flush) releases when the flush completes: the pending space and the
+     superseded slots it took over at its start (heap.c fmr_sync). */
+  bool syncing;
+  struct fmr_vec sync_pending;
+  struct fmr_vec sync_superseded;
 
   /* catalog */
   uint64_t catalog_tail; /* last segment, 0 if none */
@@ -374,9 +380,14 @@ void fmr_block_free(struct fmr_heap *heap, uint64_t offset);
    could bring back). */
 void fmr_block_release(struct fmr_heap *heap, uint64_t offset, uint64_t bytes,
                        bool deferred);
-/* After a successful sync: space freed since the previous one becomes
-   reusable, and superseded record slots are emptied. */
-void fmr_heap_synced(struct fmr_heap *heap);
+/* After a successful flush of the whole file (lock held throughout):
+   empty the superseded record slots and flush their pages, then make the
+   space freed before the flush reusable.  On failure that space stays
+   pending. */
+int fmr_heap_synced(struct fmr_heap *heap);
+/* Make the N offset, size pairs at V reusable (lock held). */
+void fmr_heap_release_pending(struct fmr_heap *heap, const uint64_t *v,
+                              size_t n);
 void fmr_block_flush_cache(struct fmr_heap *heap);
 uint64_t fmr_round_size(uint64_t size);
 
@@ -405,9 +416,14 @@ int fmr_catalog_copy_record(struct fmr_heap *dst, const struct fmr_heap *src,
 #define FMR_ID_RESERVE 1024
 int fmr_heap_reserve_ids(struct fmr_heap *heap);
 
-/* Empty the superseded slots (after a sync made their successors
-   durable). */
-void fmr_catalog_release_superseded(struct fmr_heap *heap);
+/* Empty the N slots at SLOTS (superseded versions whose successors are
+   durable).  Lock held. */
+void fmr_catalog_empty_slots(struct fmr_heap *heap, const uint64_t *slots,
+                             size_t n);
+/* Flush the pages that hold the N slots at SLOTS.  Needs no lock if the
+   caller keeps the heap open. */
+int fmr_catalog_flush_slots(struct fmr_heap *heap, const uint64_t *slots,
+                            size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Fault injection (test builds only)                                   */

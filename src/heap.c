@@ -566,6 +566,7 @@ static void heap_destroy(struct fmr_heap *heap)
   for (size_t c = 0; c < FMR_SMALL_CLASSES; c++)
     fmr_vec_destroy(&heap->small_cache[c]);
   fmr_vec_destroy(&heap->pending);
+  fmr_vec_destroy(&heap->sync_pending);
   fmr_catalog_reset(heap);
   free(heap->path);
   free(heap);
@@ -1047,8 +1048,7 @@ static int sync_locked(struct fmr_heap *heap)
   if (fdatasync(heap->fd) != 0)
     return fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed",
                           heap->path);
-  fmr_heap_synced(heap);
-  return FMR_OK;
+  return fmr_heap_synced(heap);
 }
 
 int fmr_heap_create_private(const char *path, unsigned file_mode,
@@ -1099,14 +1099,96 @@ void fmr_heap_discard_private(struct fmr_heap *heap)
   heap_destroy(heap);
 }
 
+static void swap_vec(struct fmr_vec *a, struct fmr_vec *b)
+{
+  struct fmr_vec t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Put back what an fmr_sync that failed took over: it waits for the next
+   one.  The superseded slots were not emptied, or were emptied and are
+   free slots now (their pages get flushed by any later sync). */
+static void sync_give_back(struct fmr_heap *heap, bool emptied)
+{
+  struct fmr_vec *p = &heap->sync_pending;
+  for (size_t i = 0; i < p->count; i++)
+    if (fmr_vec_push(&heap->pending, p->items[i]) != FMR_OK) {
+      /* No memory to keep it pending: the space leaks until the next
+         open, which rebuilds free space from the catalog. */
+      heap->pending_bytes -= i % 2 ? p->items[i] : 0;
+    }
+  p->count = 0;
+  struct fmr_vec *s = &heap->sync_superseded;
+  /* Without memory to keep waiting, an old slot stays as it is: never
+     emptied before its successor is durable, it is resolved by the next
+     open (the higher generation wins). */
+  if (!emptied)
+    for (size_t i = 0; i < s->count; i++)
+      (void)fmr_vec_push(&heap->superseded, s->items[i]);
+  s->count = 0;
+}
+
+/* fmr_sync flushes without the heap lock, so that other threads allocate,
+   commit and read while megabytes are written back.  What waits for the
+   flush (space freed before it, old slots of updated records) is taken
+   over at the start and released at the end; what other threads free or
+   supersede meanwhile waits for the next sync.  A second fmr_sync while
+   one is under way flushes with the lock held (sync_locked). */
 FMR_EXPORT int fmr_sync(fmr_heap *heap)
 {
   if (heap == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_sync: heap is required");
   fmr_lock(heap);
   int rc = heap->readonly || heap->forked ? FMR_OK : fmr_heap_linked(heap);
-  if (rc == FMR_OK)
-    rc = sync_locked(heap);
+  if (rc != FMR_OK || heap->readonly || heap->forked ||
+      heap->mode == FMR_MODE_SCRATCH || heap->syncing) {
+    if (rc == FMR_OK)
+      rc = sync_locked(heap);
+    fmr_unlock(heap);
+    return rc;
+  }
+  heap->syncing = true;
+  swap_vec(&heap->pending, &heap->sync_pending);
+  swap_vec(&heap->superseded, &heap->sync_superseded);
+  uint64_t size = heap->file_size;
+  fmr_unlock(heap);
+
+  /* The mapping below SIZE stays in place while the heap is open. */
+  rc = fmr_heap_msync(heap, 0, size);
+  if (rc == FMR_OK && fdatasync(heap->fd) != 0)
+    rc = fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed", heap->path);
+
+  fmr_lock(heap);
+  bool emptied = false;
+  if (rc == FMR_OK) {
+    /* The successors of the superseded slots are durable: empty them, and
+       flush that before their old space is reused (fmr_heap_synced). */
+    fmr_catalog_empty_slots(heap, heap->sync_superseded.items,
+                            heap->sync_superseded.count);
+    emptied = true;
+    size_t n = heap->sync_superseded.count;
+    uint64_t *slots = NULL;
+    if (n > 0 && (slots = malloc(n * sizeof *slots)) == NULL) {
+      rc = fmr_catalog_flush_slots(heap, heap->sync_superseded.items, n);
+    } else if (n > 0) {
+      memcpy(slots, heap->sync_superseded.items, n * sizeof *slots);
+      heap->sync_superseded.count = 0;
+      fmr_unlock(heap);
+      rc = fmr_catalog_flush_slots(heap, slots, n);
+      fmr_lock(heap);
+      free(slots);
+    }
+    heap->sync_superseded.count = 0;
+  }
+  if (rc == FMR_OK) {
+    fmr_heap_release_pending(heap, heap->sync_pending.items,
+                             heap->sync_pending.count);
+    heap->sync_pending.count = 0;
+  } else {
+    sync_give_back(heap, emptied);
+  }
+  heap->syncing = false;
   fmr_unlock(heap);
   return rc;
 }
