@@ -884,6 +884,34 @@ static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
   return NULL;
 }
 
+/* If PATH, which stat() did not find, is a symbolic link to nothing, fail
+   with FMR_EDANGLING when the open would create a file (CREATE) and with
+   FMR_ENOENT otherwise, saying where the link points; FMR_OK when the file
+   is simply missing.  No heap is ever made through such a link: link()
+   of the new file at PATH would meet the link (EEXIST), and following the
+   link ourselves would put a file wherever it points, which someone else
+   may have chosen (a link left in /tmp). */
+static int dangling_link(const char *path, bool create)
+{
+  struct stat st;
+  char target[PATH_MAX];
+  if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+    return FMR_OK;
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n < 0)
+    n = 0;
+  target[n] = '\0';
+  if (create)
+    return fmr_fail(FMR_EDANGLING,
+                    "%s is a symbolic link to %s, which does not exist; a "
+                    "heap is never created through a link: create the "
+                    "target first, or remove the link",
+                    path, target);
+  return fmr_fail(FMR_ENOENT,
+                  "%s is a symbolic link to %s, which does not exist", path,
+                  target);
+}
+
 FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                         fmr_heap **heap_out)
 {
@@ -983,6 +1011,9 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       }
     } else if (errno != ENOENT) {
       rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
+      goto out;
+    } else if ((rc = dangling_link(path, (o.flags & FMR_OPEN_CREATE) &&
+                                             !readonly)) != FMR_OK) {
       goto out;
     } else if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
       rc = fmr_fail(FMR_ENOENT,
