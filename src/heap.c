@@ -21,11 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#endif
 
 #include "fmr-internal.h"
 
@@ -656,23 +662,67 @@ static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max,
   return rc;
 }
 
+/* Whether the first SIZE bytes of the file FD may lack disk blocks
+   somewhere.  Fewer blocks than bytes (st_blocks) is sure; otherwise the
+   block map (FIEMAP) is walked for a gap.  Unwritten extents, which
+   posix_fallocate makes, count as blocks: SEEK_HOLE cannot be used, since
+   ext4 reports them as holes (they read as zeros), which is every free
+   range of a heap grown by posix_fallocate.  Where the map cannot be read
+   (tmpfs, other systems), the answer is "may". */
+static bool may_have_holes(int fd, uint64_t size)
+{
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (uint64_t)st.st_blocks * 512 < size)
+    return true;
+#ifdef FS_IOC_FIEMAP
+  enum { BATCH = 64 };
+  union {
+    struct fiemap map;
+    unsigned char
+        bytes[sizeof(struct fiemap) + BATCH * sizeof(struct fiemap_extent)];
+  } buf;
+  uint64_t pos = 0;
+  while (pos < size) {
+    struct fiemap *m = &buf.map;
+    memset(m, 0, sizeof *m);
+    m->fm_start = pos;
+    m->fm_length = size - pos;
+    m->fm_extent_count = BATCH;
+    if (ioctl(fd, FS_IOC_FIEMAP, m) != 0 || m->fm_mapped_extents == 0)
+      return true;
+    bool last = false;
+    for (uint32_t k = 0; k < m->fm_mapped_extents; k++) {
+      const struct fiemap_extent *e = &m->fm_extents[k];
+      if (e->fe_logical > pos)
+        return true; /* a gap before this extent */
+      if (e->fe_logical + e->fe_length > pos)
+        pos = e->fe_logical + e->fe_length;
+      last = (e->fe_flags & FIEMAP_EXTENT_LAST) != 0;
+    }
+    if (last || m->fm_mapped_extents < BATCH)
+      break;
+  }
+  return pos < size;
+#else
+  return true;
+#endif
+}
+
 /* Reserve the disk blocks of the heap->file_size bytes of an existing
    file before a writer maps it.  A file made by growth has them all
    (posix_fallocate), but a sparse copy (cp --sparse=always, holes punched
    with fallocate) has none behind its zero pages, and the writer's first
    store into such a page on a full file system would be SIGBUS.  Only a
-   file with a hole is touched: SEEK_HOLE finds the first one without
-   changing anything, whereas posix_fallocate of a file that has every
-   block still changes its times (ext4), and an open refused later (a
-   damaged catalog) must leave the file as it was.  A file system that
-   cannot report holes reports none (Linux's generic lseek), so a sparse
-   file there is not reserved, as before.  The file's size and bytes never
-   change here; a reader never comes here: it writes nothing, so it needs
-   no blocks. */
+   file that may have a hole is touched (may_have_holes changes nothing):
+   posix_fallocate of a file that has every block still changes its times
+   (ext4), and an open refused later (a damaged catalog) must leave the
+   file as it was.  The reservation cannot wait for the catalog to be
+   validated: a writer's catalog load already writes.  The file's size and
+   bytes never change here; a reader never comes here: it writes nothing,
+   so it needs no blocks. */
 static int reserve_existing(struct fmr_heap *heap)
 {
-  off_t hole = lseek(heap->fd, 0, SEEK_HOLE);
-  if (hole >= 0 && (uint64_t)hole >= heap->file_size)
+  if (!may_have_holes(heap->fd, heap->file_size))
     return FMR_OK;
   int err = posix_fallocate(heap->fd, 0, (off_t)heap->file_size);
   if (err == 0)
