@@ -425,6 +425,51 @@ done:
 }
 END_TEST
 
+/* A hole punched in a heap file, which also has an allocated partial
+   page past its heap: st_blocks counts as many bytes as the heap has, so
+   only the block map shows the hole.  A writer open reserves it; a
+   reader does not.  (Needs no root: the file system of $TMPDIR.) */
+START_TEST(test_punched_hole_reserved)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "holed.fmr");
+  fmr_heap *heap;
+  void *p;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open_sized(path, FMR_OPEN_CREATE, 4 * TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
+  tu_fill(p, 4000, 23);
+  ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "h", NULL, 0, 0, &id));
+  ck_assert_fmr_ok(fmr_close(heap));
+  int fd = open(path, O_RDWR);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             2 * TU_MIB, 4096),
+                   0);
+  static const char tail[100] = "a partial page past the heap";
+  ck_assert_int_eq(pwrite(fd, tail, sizeof tail, 4 * TU_MIB), sizeof tail);
+  ck_assert_int_eq(fsync(fd), 0);
+  close(fd);
+  uint64_t holed = blocks_of(path);
+  /* As many block bytes as heap bytes: the hole is not seen by count. */
+  ck_assert_uint_ge(holed, 4 * TU_MIB);
+
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
+  ck_assert_fmr_ok(fmr_close(heap));
+  ck_assert_uint_eq(blocks_of(path), holed);
+  ck_assert_fmr_ok(tu_open(path, 0, &heap));
+  ck_assert_uint_gt(blocks_of(path), holed);
+  ck_assert_uint_ge(blocks_of(path), 4 * TU_MIB);
+  fmr_record rec;
+  ck_assert_fmr_ok(fmr_record_find(heap, "h", &rec));
+  ck_assert(tu_verify(rec.payload, 4000, 23));
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  free(dir);
+}
+END_TEST
+
 struct grow_args {
   const char *dir;
   uint64_t initial; /* initial heap size */
@@ -555,6 +600,7 @@ static Suite *diskfull_suite(void)
   tcase_add_test(tc, test_big_then_fill);
   tcase_add_test(tc, test_create_enospc);
   tcase_add_test(tc, test_sparse_copy_full_fs);
+  tcase_add_test(tc, test_punched_hole_reserved);
   tcase_add_test(tc, test_failed_growth_gives_back);
   tcase_add_test(tc, test_growth_retry_gives_back);
   suite_add_tcase(s, tc);
