@@ -83,8 +83,10 @@ enum fmr_error {
   FMR_ENOTOWNED = -26,    /* pointer is not a live block of this heap */
   FMR_ETOOBIG = -27,      /* size does not fit in the address space */
   FMR_EFORKED = -28,      /* heap was opened before fork(); reopen it */
-  FMR_EGONE = -29         /* heap file was deleted or replaced: changes
+  FMR_EGONE = -29,        /* heap file was deleted or replaced: changes
                              would be lost; open the path again */
+  FMR_EDANGLING = -31     /* path is a symbolic link to nothing: no heap
+                             is created through it */
 };
 
 /* Heap modes. */
@@ -212,7 +214,10 @@ FMR_EXPORT void fmr_options_init(fmr_options *options);
    Errors: FMR_EINVAL, FMR_ENOENT, FMR_EACCES,
    FMR_EEMPTY, FMR_ENOTHEAP, FMR_EVERSION, FMR_EFEATURE, FMR_EBYTEORDER,
    FMR_EPAGESIZE, FMR_ETRUNCATED, FMR_ECHECKSUM, FMR_ECORRUPT, FMR_ELOCKED,
-   FMR_EBUSY, FMR_ENOSPC, FMR_EIO, FMR_ENOMEM. */
+   FMR_EBUSY, FMR_ENOSPC (also: a writer's open of a sparse file whose holes
+   do not fit on its file system), FMR_EIO, FMR_ENOMEM, FMR_EDANGLING (PATH
+   is a symbolic link to nothing and FMR_OPEN_CREATE was given: no file is
+   created through a link). */
 FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                         fmr_heap **heap_out);
 /* Drop one reference; the last one syncs, marks the file clean, unmaps

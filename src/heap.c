@@ -21,11 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#endif
 
 #include "fmr-internal.h"
 
@@ -466,8 +472,34 @@ static int reserve_disk(struct fmr_heap *heap, uint64_t from, uint64_t to)
                         (unsigned long long)from, (unsigned long long)to);
 }
 
+/* Give back what a failed growth took: posix_fallocate can fail part of
+   the way and keep what it got (ext4 keeps the blocks and the larger file
+   size), which would leave the file longer and the file system full.
+   Cut the file back to BEFORE, its size when the growth began, but never
+   below what the meta page records or what is mapped: stores there must
+   keep their blocks.  Best effort: the growth's own error is what the
+   caller reports, so a failed ftruncate only leaves the tail, which the
+   next writer open adopts. */
+static void give_back(struct fmr_heap *heap, uint64_t before)
+{
+  struct stat st;
+  uint64_t floor = heap->file_size;
+  uint64_t mapped = atomic_load_explicit(&heap->mapped, memory_order_relaxed);
+  if (floor < heap->meta.meta_file_size)
+    floor = heap->meta.meta_file_size;
+  if (floor < mapped)
+    floor = mapped;
+  if (before < floor)
+    before = floor;
+  if (fstat(heap->fd, &st) != 0 || (uint64_t)st.st_size <= before)
+    return;
+  if (ftruncate(heap->fd, (off_t)before) != 0)
+    return; /* the tail stays; the growth's error is the one reported */
+}
+
 int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
 {
+  struct stat st;
   uint64_t old = heap->file_size;
   uint64_t unit = page_size() > GROWTH_SMALL ? page_size() : GROWTH_SMALL;
   uint64_t room = heap->reserved - old;
@@ -500,30 +532,45 @@ int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
   step = round_up(step, unit);
   if (step > room)
     step = room;
+  /* The file's real size now, which a failed growth gives back to (it can
+     be longer than heap->file_size: a partial page past the heap). */
+  if (fstat(heap->fd, &st) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", heap->path);
+  uint64_t before = (uint64_t)st.st_size;
   rc = reserve_disk(heap, old, old + step);
   if (rc == FMR_ENOSPC && step > need) {
+    /* What the larger try got is given back first, so that the smaller
+       one does not leave the rest of it allocated past the heap. */
+    give_back(heap, before);
     step = need;
     rc = reserve_disk(heap, old, old + step);
   }
   if (rc != FMR_OK)
-    return rc;
+    goto fail;
   uint64_t new_size = old + step;
 
   /* Order matters for power loss: the blocks and the new file size are
      durable before a meta page records that size, so the file is never
      shorter than its meta page says. */
-  if (heap->mode == FMR_MODE_PERSISTENT && fdatasync(heap->fd) != 0)
-    return fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed",
-                          heap->path);
+  if (heap->mode == FMR_MODE_PERSISTENT && fdatasync(heap->fd) != 0) {
+    rc = fmr_fail_errno(FMR_EIO, errno, "fdatasync of %s failed", heap->path);
+    goto fail;
+  }
   rc = map_more(heap, new_size);
   if (rc != FMR_OK)
-    return rc;
+    goto fail;
   heap->file_size = new_size;
   rc = write_meta(heap, false, false);
   if (rc != FMR_OK)
     return rc;
   return fmr_extents_insert(&heap->extents, old >> FMR_GRANULE_SHIFT,
                             step >> FMR_GRANULE_SHIFT);
+
+fail:
+  /* Nothing records the new size yet (heap->file_size, the meta page and
+     the mapping are as before): the file goes back to its old size. */
+  give_back(heap, before);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -638,6 +685,83 @@ static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max,
   return rc;
 }
 
+/* Whether the first SIZE bytes of the file FD may lack disk blocks
+   somewhere.  Fewer blocks than bytes (st_blocks) is sure; otherwise the
+   block map (FIEMAP) is walked for a gap.  Unwritten extents, which
+   posix_fallocate makes, count as blocks: SEEK_HOLE cannot be used, since
+   ext4 reports them as holes (they read as zeros), which is every free
+   range of a heap grown by posix_fallocate.  Where the map cannot be read
+   (tmpfs, other systems), the answer is "may". */
+static bool may_have_holes(int fd, uint64_t size)
+{
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (uint64_t)st.st_blocks * 512 < size)
+    return true;
+#ifdef FS_IOC_FIEMAP
+  enum { BATCH = 64 };
+  union {
+    struct fiemap map;
+    unsigned char
+        bytes[sizeof(struct fiemap) + BATCH * sizeof(struct fiemap_extent)];
+  } buf;
+  uint64_t pos = 0;
+  while (pos < size) {
+    struct fiemap *m = &buf.map;
+    memset(m, 0, sizeof *m);
+    m->fm_start = pos;
+    m->fm_length = size - pos;
+    m->fm_extent_count = BATCH;
+    if (ioctl(fd, FS_IOC_FIEMAP, m) != 0 || m->fm_mapped_extents == 0)
+      return true;
+    bool last = false;
+    for (uint32_t k = 0; k < m->fm_mapped_extents; k++) {
+      const struct fiemap_extent *e = &m->fm_extents[k];
+      if (e->fe_logical > pos)
+        return true; /* a gap before this extent */
+      if (e->fe_logical + e->fe_length > pos)
+        pos = e->fe_logical + e->fe_length;
+      last = (e->fe_flags & FIEMAP_EXTENT_LAST) != 0;
+    }
+    if (last || m->fm_mapped_extents < BATCH)
+      break;
+  }
+  return pos < size;
+#else
+  return true;
+#endif
+}
+
+/* Reserve the disk blocks of the heap->file_size bytes of an existing
+   file before a writer maps it.  A file made by growth has them all
+   (posix_fallocate), but a sparse copy (cp --sparse=always, holes punched
+   with fallocate) has none behind its zero pages, and the writer's first
+   store into such a page on a full file system would be SIGBUS.  Only a
+   file that may have a hole is touched (may_have_holes changes nothing):
+   posix_fallocate of a file that has every block still changes its times
+   (ext4), and an open refused later (a damaged catalog) must leave the
+   file as it was.  The reservation cannot wait for the catalog to be
+   validated: a writer's catalog load already writes.  The file's size and
+   bytes never change here; a reader never comes here: it writes nothing,
+   so it needs no blocks. */
+static int reserve_existing(struct fmr_heap *heap)
+{
+  if (!may_have_holes(heap->fd, heap->file_size))
+    return FMR_OK;
+  int err = posix_fallocate(heap->fd, 0, (off_t)heap->file_size);
+  if (err == 0)
+    return FMR_OK;
+  if (errno_code(err) == FMR_ENOSPC)
+    return fmr_fail_errno(
+        FMR_ENOSPC, err,
+        "cannot open %s for writing: its %llu bytes are not all on disk "
+        "(a sparse copy, or holes punched in it) and its file system has "
+        "no room for the rest; free space there, or open it read-only",
+        heap->path, (unsigned long long)heap->file_size);
+  return fmr_fail_errno(errno_code(err), err,
+                        "cannot reserve the disk blocks of %s (%llu bytes)",
+                        heap->path, (unsigned long long)heap->file_size);
+}
+
 /* Open an existing heap file whose descriptor is heap->fd. */
 static int open_existing(struct fmr_heap *heap, uint64_t file_size,
                          uint64_t max, unsigned flags)
@@ -678,6 +802,11 @@ static int open_existing(struct fmr_heap *heap, uint64_t file_size,
     heap->file_size = recorded;
   if (max < heap->file_size)
     max = round_up(heap->file_size, GROWTH_UNIT);
+  if (!heap->readonly) {
+    rc = reserve_existing(heap);
+    if (rc != FMR_OK)
+      return rc;
+  }
   rc = reserve_and_map(heap, max, heap->file_size);
   if (rc != FMR_OK)
     return rc;
@@ -830,6 +959,34 @@ static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
   return NULL;
 }
 
+/* If PATH, which stat() did not find, is a symbolic link to nothing, fail
+   with FMR_EDANGLING when the open would create a file (CREATE) and with
+   FMR_ENOENT otherwise, saying where the link points; FMR_OK when the file
+   is simply missing.  No heap is ever made through such a link: link()
+   of the new file at PATH would meet the link (EEXIST), and following the
+   link ourselves would put a file wherever it points, which someone else
+   may have chosen (a link left in /tmp). */
+static int dangling_link(const char *path, bool create)
+{
+  struct stat st;
+  char target[PATH_MAX];
+  if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+    return FMR_OK;
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n < 0)
+    n = 0;
+  target[n] = '\0';
+  if (create)
+    return fmr_fail(FMR_EDANGLING,
+                    "%s is a symbolic link to %s, which does not exist; a "
+                    "heap is never created through a link: create the "
+                    "target first, or remove the link",
+                    path, target);
+  return fmr_fail(FMR_ENOENT,
+                  "%s is a symbolic link to %s, which does not exist", path,
+                  target);
+}
+
 FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                         fmr_heap **heap_out)
 {
@@ -929,6 +1086,9 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       }
     } else if (errno != ENOENT) {
       rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
+      goto out;
+    } else if ((rc = dangling_link(path, (o.flags & FMR_OPEN_CREATE) &&
+                                             !readonly)) != FMR_OK) {
       goto out;
     } else if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
       rc = fmr_fail(FMR_ENOENT,

@@ -57,7 +57,7 @@ static void make_good(void)
 
 static int is_error_code(int rc)
 {
-  return rc < 0 && rc >= FMR_EGONE;
+  return rc < 0 && rc >= FMR_EDANGLING;
 }
 
 /* Open the damaged file read-only (and, when WRITER, read-write): an

@@ -192,7 +192,8 @@ static void run_kind(int kind)
       verify(path, what);
       break;
     }
-    ck_assert_msg(rc <= 0 && rc >= FMR_EGONE, "%s: odd return %d", what, rc);
+    ck_assert_msg(rc <= 0 && rc >= FMR_EDANGLING, "%s: odd return %d", what,
+                  rc);
     verify(path, what);
   }
   fprintf(stderr, "faults: %s: %ld calls failed in turn\n", kind_names[kind],

@@ -273,6 +273,60 @@ START_TEST(test_fifo_refused)
 }
 END_TEST
 
+/* A symbolic link to nothing at the path (issue 10, item 17: an open
+   with FMR_OPEN_CREATE failed with FMR_EIO "keeps appearing and
+   disappearing"): FMR_EDANGLING with FMR_OPEN_CREATE, FMR_ENOENT without;
+   nothing is created at the link's target or beside the link.  A link to
+   a heap file opens that file. */
+START_TEST(test_dangling_symlink)
+{
+  char *dir = tu_tmpdir();
+  char *target = tu_path(dir, "target.fmr");
+  char *link = tu_path(dir, "link.fmr");
+  char *rel = tu_path(dir, "rel.fmr");
+  char *deep = tu_path(dir, "deep.fmr");
+  ck_assert_int_eq(symlink(target, link), 0);
+  ck_assert_int_eq(symlink("target.fmr", rel), 0);
+  ck_assert_int_eq(symlink("no/such/dir/x.fmr", deep), 0);
+  const char *links[] = {link, rel, deep};
+  fmr_heap *heap = NULL;
+  for (int i = 0; i < 3; i++) {
+    ck_assert_fmr(tu_open(links[i], FMR_OPEN_CREATE, &heap), FMR_EDANGLING);
+    ck_assert_ptr_null(heap);
+    ck_assert_msg(strstr(fmr_errmsg(), "symbolic link") != NULL &&
+                      strstr(fmr_errmsg(), "does not exist") != NULL,
+                  "errmsg: %s", fmr_errmsg());
+    ck_assert_fmr(tu_open(links[i], 0, &heap), FMR_ENOENT);
+    ck_assert_msg(strstr(fmr_errmsg(), "symbolic link") != NULL, "errmsg: %s",
+                  fmr_errmsg());
+    ck_assert_fmr(tu_open(links[i], FMR_OPEN_READONLY, &heap), FMR_ENOENT);
+    ck_assert_fmr(
+        tu_open(links[i], FMR_OPEN_READONLY | FMR_OPEN_CREATE, &heap),
+        FMR_ENOENT);
+    ck_assert_ptr_null(heap);
+  }
+  /* Nothing was made: the three links are all the directory holds. */
+  ck_assert_int_eq(tu_count_entries(dir), 3);
+  ck_assert_int_eq(access(target, F_OK), -1);
+
+  /* Once the target exists, both links open it (one heap). */
+  ck_assert_fmr_ok(tu_open(target, FMR_OPEN_CREATE, &heap));
+  fmr_heap *via_link, *via_rel;
+  ck_assert_fmr_ok(tu_open(link, FMR_OPEN_CREATE, &via_link));
+  ck_assert_fmr_ok(tu_open(rel, 0, &via_rel));
+  ck_assert_ptr_eq(via_link, heap);
+  ck_assert_ptr_eq(via_rel, heap);
+  ck_assert_fmr_ok(fmr_close(via_rel));
+  ck_assert_fmr_ok(fmr_close(via_link));
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(deep);
+  free(rel);
+  free(link);
+  free(target);
+  free(dir);
+}
+END_TEST
+
 static Suite *files_suite(void)
 {
   Suite *s = suite_create("files");
@@ -287,6 +341,7 @@ static Suite *files_suite(void)
   tcase_add_test(tc, test_replaced_by_copy);
   tcase_add_test(tc, test_moved);
   tcase_add_test(tc, test_state_of_readers_and_scratch);
+  tcase_add_test(tc, test_dangling_symlink);
   suite_add_tcase(s, tc);
   return s;
 }
