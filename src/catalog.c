@@ -187,12 +187,59 @@ static const char *record_name(const struct fmr_heap *heap,
 }
 
 /* ------------------------------------------------------------------ */
+/* Payload index                                                        */
+
+/* heap->payloads maps the payload offset of every live record to its
+   slot.  While it is not built (heap->payloads_indexed false) the
+   functions that change it do nothing: building it scans the catalog. */
+
+static void payload_index_drop(struct fmr_heap *heap)
+{
+  fmr_map_destroy(&heap->payloads);
+  heap->payloads_indexed = false;
+}
+
+/* Record that the live slot SLOT has its payload at OFFSET (0: none). */
+static void payload_index_put(struct fmr_heap *heap, uint64_t offset,
+                              uint64_t slot)
+{
+  if (!heap->payloads_indexed || offset == 0)
+    return;
+  /* Without memory the index goes; it is built again when next needed. */
+  if (fmr_map_put(&heap->payloads, offset, slot) != FMR_OK)
+    payload_index_drop(heap);
+}
+
+static void payload_index_remove(struct fmr_heap *heap, uint64_t offset)
+{
+  if (heap->payloads_indexed && offset != 0)
+    fmr_map_remove(&heap->payloads, offset, NULL);
+}
+
+static bool payload_index_build(struct fmr_heap *heap)
+{
+  if (fmr_map_reserve(&heap->payloads, heap->by_id.count) != FMR_OK)
+    return false;
+  for (size_t i = 0; i <= heap->by_id.mask && heap->by_id.entries; i++) {
+    if (heap->by_id.entries[i].key == 0)
+      continue;
+    uint64_t slot = heap->by_id.entries[i].value;
+    uint64_t offset = slot_at(heap, slot)->rec_payload_offset;
+    if (offset != 0)
+      fmr_map_put(&heap->payloads, offset, slot); /* room reserved */
+  }
+  heap->payloads_indexed = true;
+  return true;
+}
+
+/* ------------------------------------------------------------------ */
 /* Segments and slots                                                   */
 
 void fmr_catalog_reset(struct fmr_heap *heap)
 {
   fmr_map_destroy(&heap->by_id);
   fmr_map_destroy(&heap->by_name);
+  payload_index_drop(heap);
   fmr_vec_destroy(&heap->free_slots);
   fmr_vec_destroy(&heap->superseded);
   fmr_vec_destroy(&heap->segments);
@@ -587,15 +634,32 @@ out:
 
 uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset)
 {
-  for (size_t i = 0; i <= heap->by_id.mask && heap->by_id.entries; i++) {
-    if (heap->by_id.entries[i].key == 0)
-      continue;
-    const struct fmr_disk_record *r =
-        slot_at(heap, heap->by_id.entries[i].value);
-    if (r->rec_payload_offset == offset)
-      return r->rec_payload_bytes;
+  if (offset == 0)
+    return 0;
+  if (!heap->payloads_indexed && !payload_index_build(heap)) {
+    /* No memory for the index: scan. */
+    payload_index_drop(heap);
+    for (size_t i = 0; i <= heap->by_id.mask && heap->by_id.entries; i++) {
+      if (heap->by_id.entries[i].key == 0)
+        continue;
+      const struct fmr_disk_record *r =
+          slot_at(heap, heap->by_id.entries[i].value);
+      if (r->rec_payload_offset == offset)
+        return r->rec_payload_bytes;
+    }
+    return 0;
   }
-  return 0;
+  uint64_t *slot = fmr_map_get(&heap->payloads, offset);
+  if (slot == NULL)
+    return 0;
+  /* A reader's slot may have been reused by the writer since its load:
+     trust the slot only while it still holds this payload. */
+  const struct fmr_disk_record *r = slot_at(heap, *slot);
+  uint64_t state = load_state(r);
+  if ((state != FMR_SLOT_COMMITTED && state != FMR_SLOT_TOMBSTONE) ||
+      r->rec_payload_offset != offset)
+    return 0;
+  return r->rec_payload_bytes;
 }
 
 /* ------------------------------------------------------------------ */
@@ -766,6 +830,7 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
   if (payload != NULL)
     fmr_map_remove(&heap->blocks, offset, NULL);    /* now the catalog's */
   fmr_map_put(&heap->by_id, template.rec_id, slot); /* room reserved */
+  payload_index_put(heap, offset, slot);
   if (name_len > 0)
     name_insert(heap, name, name_len, slot);
   heap->records_committed++;
@@ -806,6 +871,7 @@ int fmr_catalog_copy_record(struct fmr_heap *dst, const struct fmr_heap *src,
     return rc;
   }
   fmr_map_put(&dst->by_id, r->rec_id, new_slot); /* room reserved */
+  payload_index_put(dst, payload, new_slot);
   if (r->rec_name_len > 0)
     name_insert(dst, aux, r->rec_name_len, new_slot);
   dst->records_committed++;
@@ -1001,6 +1067,9 @@ static int rewrite(struct fmr_heap *heap, uint64_t id,
   if (fmr_vec_push(&heap->superseded, old_slot) != FMR_OK)
     release_slot(heap, old_slot); /* no memory to wait: empty it now */
   fmr_map_put(&heap->by_id, id, new_slot);
+  if (a->set_payload)
+    payload_index_remove(heap, old_payload);
+  payload_index_put(heap, template.rec_payload_offset, new_slot);
   if (name_len > 0)
     name_insert(heap, record_name(heap, slot_at(heap, new_slot)), name_len,
                 new_slot);
@@ -1132,6 +1201,7 @@ static void free_slot_record(struct fmr_heap *heap, uint64_t slot)
     heap->tombstone_bytes -= r->rec_payload_bytes;
   }
   fmr_map_remove(&heap->by_id, r->rec_id, NULL);
+  payload_index_remove(heap, r->rec_payload_offset);
   heap->aux_bytes -= r->rec_aux_bytes;
   uint64_t payload = r->rec_payload_offset, aux = r->rec_aux_offset;
   uint64_t payload_bytes = r->rec_payload_bytes, aux_bytes = r->rec_aux_bytes;
