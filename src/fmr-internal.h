@@ -166,6 +166,8 @@ void fmr_map_init(struct fmr_map *map);
 void fmr_map_destroy(struct fmr_map *map);
 /* Returns a pointer to the value, or NULL. */
 uint64_t *fmr_map_get(const struct fmr_map *map, uint64_t key);
+/* Ask for the bucket where KEY would be into the cache (a hint). */
+void fmr_map_prefetch(const struct fmr_map *map, uint64_t key);
 /* Insert or replace.  Returns 0 or FMR_ENOMEM. */
 int fmr_map_put(struct fmr_map *map, uint64_t key, uint64_t value);
 /* Returns true if the key was there. */
