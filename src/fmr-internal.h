@@ -166,6 +166,8 @@ void fmr_map_init(struct fmr_map *map);
 void fmr_map_destroy(struct fmr_map *map);
 /* Returns a pointer to the value, or NULL. */
 uint64_t *fmr_map_get(const struct fmr_map *map, uint64_t key);
+/* Ask for the bucket where KEY would be into the cache (a hint). */
+void fmr_map_prefetch(const struct fmr_map *map, uint64_t key);
 /* Insert or replace.  Returns 0 or FMR_ENOMEM. */
 int fmr_map_put(struct fmr_map *map, uint64_t key, uint64_t value);
 /* Returns true if the key was there. */
@@ -300,6 +302,14 @@ struct fmr_heap {
   uint64_t records_committed, records_tombstone, records_damaged;
   uint64_t record_bytes, tombstone_bytes, aux_bytes;
   uint64_t catalog_last_slots; /* slots of the last segment */
+  /* Committed and tombstoned payloads by offset (payload offset -> slot),
+     for fmr_usable_size and the FMR_ECOMMITTED errors of fmr_free,
+     fmr_realloc and fmr_commit.  Built on first use, not at open (an
+     open would pay a hash insert per record for what few programs ask),
+     then kept up to date by every catalog change; dropped (and built
+     again when next needed) by a reload or when memory runs out. */
+  struct fmr_map payloads;
+  bool payloads_indexed;
 };
 
 /* The heap lock: a spin lock that yields the processor when it cannot
@@ -405,7 +415,8 @@ int fmr_record_validate(const struct fmr_heap *heap,
                         const struct fmr_disk_record *record);
 uint64_t fmr_name_hash(const char *name, size_t len);
 /* Bytes of the committed or tombstoned record payload at OFFSET, or 0.
-   Linear in the number of records: for error paths only. */
+   Constant time but for the first call after an open or reload, which
+   indexes the payloads (heap->payloads). */
 uint64_t fmr_catalog_payload_bytes(struct fmr_heap *heap, uint64_t offset);
 /* Copy the committed record in SRC's slot SLOT into DST with the same id,
    generation, type, length, name, metadata and payload bytes. */
