@@ -255,6 +255,9 @@ struct fmr_heap {
                        in this process get FMR_EBUSY (registry lock) */
   bool closing;     /* the last fmr_close is under way: opens of the file
                        in this process wait for it (registry lock) */
+  bool opening;     /* fmr_open is reading the file, without the registry
+                       lock: other opens of the file in this process wait
+                       for it (registry lock) */
   bool default_max; /* max_size not given: the reservation may shrink */
   _Atomic int lock; /* fmr_lock(); no lock is shared between heaps */
 
