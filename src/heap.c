@@ -536,7 +536,7 @@ static struct fmr_heap *heap_new(const char *path, int mode, bool readonly,
   heap->default_max = default_max;
   atomic_init(&heap->refcount, 1);
   heap->next_id = 1;
-  atomic_init(&heap->lock, 0);
+  fmr_lock_init(heap);
   fmr_extents_init(&heap->extents);
   fmr_map_init(&heap->blocks);
   fmr_map_init(&heap->by_id);
@@ -568,6 +568,7 @@ static void heap_destroy(struct fmr_heap *heap)
     fmr_vec_destroy(&heap->small_cache[c]);
   fmr_vec_destroy(&heap->pending);
   fmr_catalog_reset(heap);
+  fmr_lock_destroy(heap);
   free(heap->path);
   free(heap);
 }
