@@ -35,7 +35,6 @@
 #define FMR_INTERNAL_H
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -257,8 +256,15 @@ struct fmr_heap {
                        in this process get FMR_EBUSY (registry lock) */
   bool closing;     /* the last fmr_close is under way: opens of the file
                        in this process wait for it (registry lock) */
+  bool opening;     /* fmr_open is reading the file, without the registry
+                       lock: other opens of the file in this process wait
+                       for it (registry lock) */
   bool default_max; /* max_size not given: the reservation may shrink */
-  _Atomic int lock; /* fmr_lock(); no lock is shared between heaps */
+#ifdef HAVE_FUTEX
+  _Atomic int lock; /* fmr_lock() (lock.c); no lock is shared between heaps */
+#else
+  pthread_mutex_t lock; /* fmr_lock(); no lock is shared between heaps */
+#endif
 
   uint8_t *base;     /* start of the reserved address range */
   uint64_t reserved; /* bytes reserved (max size) */
@@ -312,32 +318,58 @@ struct fmr_heap {
   bool payloads_indexed;
 };
 
-/* The heap lock: a spin lock that yields the processor when it cannot
-   get the lock soon.  Critical sections are short (an allocation is tens
-   of nanoseconds) except growth and sync, during which waiters sleep in
-   sched_yield.  Taking and releasing it costs one atomic exchange and
-   one plain store, a third of the time of a mutex pair on the
-   allocation path. */
+/* The heap lock.  Critical sections are short (an allocation is tens of
+   nanoseconds) except growth, sync and check, so a waiter spins a little
+   and then sleeps.  With Linux futexes (lock.c) taking and releasing a
+   free lock costs one atomic exchange each; elsewhere it is a pthread
+   mutex. */
+#ifdef HAVE_FUTEX
+void fmr_lock_wait(struct fmr_heap *heap, int seen);
+void fmr_lock_wake(struct fmr_heap *heap);
+
+static inline void fmr_lock_init(struct fmr_heap *heap)
+{
+  atomic_init(&heap->lock, 0);
+}
+
+static inline void fmr_lock_destroy(struct fmr_heap *heap)
+{
+  (void)heap;
+}
+
 static inline void fmr_lock(struct fmr_heap *heap)
 {
-  unsigned spins = 0;
-  while (atomic_exchange_explicit(&heap->lock, 1, memory_order_acquire)) {
-    while (atomic_load_explicit(&heap->lock, memory_order_relaxed)) {
-      if (++spins < 128) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      } else {
-        sched_yield();
-      }
-    }
-  }
+  int seen = atomic_exchange_explicit(&heap->lock, 1, memory_order_acquire);
+  if (seen != 0)
+    fmr_lock_wait(heap, seen);
 }
 
 static inline void fmr_unlock(struct fmr_heap *heap)
 {
-  atomic_store_explicit(&heap->lock, 0, memory_order_release);
+  if (atomic_exchange_explicit(&heap->lock, 0, memory_order_release) == 2)
+    fmr_lock_wake(heap);
 }
+#else
+static inline void fmr_lock_init(struct fmr_heap *heap)
+{
+  pthread_mutex_init(&heap->lock, NULL);
+}
+
+static inline void fmr_lock_destroy(struct fmr_heap *heap)
+{
+  pthread_mutex_destroy(&heap->lock);
+}
+
+static inline void fmr_lock(struct fmr_heap *heap)
+{
+  pthread_mutex_lock(&heap->lock);
+}
+
+static inline void fmr_unlock(struct fmr_heap *heap)
+{
+  pthread_mutex_unlock(&heap->lock);
+}
+#endif
 
 static inline void *fmr_at(const struct fmr_heap *heap, uint64_t offset)
 {

@@ -43,10 +43,14 @@
 #define GROWTH_SMALL         (UINT64_C(64) << 10) /* growth unit near a limit */
 #define GROWTH_CAP           (UINT64_C(1) << 30)
 
-/* Every open heap of the process, persistent or scratch.  Lock order:
-   registry_lock before any heap's lock. */
+/* Every open heap of the process, persistent or scratch, and every heap
+   being opened (heap->opening).  registry_lock guards the list and the
+   heaps' opening, closing and compacting flags and is held only to look
+   at or change them, never while a file is read, formatted or synced:
+   an open of a big heap must not hold up the opens and closes of other
+   files.  Lock order: registry_lock before any heap's lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Signalled when a closing heap leaves the registry. */
+/* Signalled when a heap is no longer opening or closing. */
 static pthread_cond_t registry_cond = PTHREAD_COND_INITIALIZER;
 static struct fmr_heap *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -59,18 +63,24 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
    private copy-on-write mapping of the same file range, so that stores
    the child makes through pointers (an R child changing a vector it
    inherited) stay in the child, as they would in ordinary memory.  Pages
-   the child never writes keep showing the file as it is now (Linux). */
+   the child never writes keep showing the file as it is now (Linux).
+   A heap still being opened (heap->opening) is skipped: its opener works
+   on it without any lock and nothing else can reach it; in the child,
+   where the opener does not exist, it is simply forgotten.  The flag
+   cannot change during the fork, since it changes under registry_lock. */
 static void atfork_prepare(void)
 {
   pthread_mutex_lock(&registry_lock);
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    fmr_lock(h);
+    if (!h->opening)
+      fmr_lock(h);
 }
 
 static void atfork_parent(void)
 {
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    fmr_unlock(h);
+    if (!h->opening)
+      fmr_unlock(h);
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -100,6 +110,8 @@ static void atfork_child(void)
   struct fmr_heap *h = registry, *next;
   for (; h != NULL; h = next) {
     next = h->registry_next;
+    if (h->opening)
+      continue;
     h->forked = true;
     h->registry_next = NULL;
     uint64_t mapped = atomic_load_explicit(&h->mapped, memory_order_relaxed);
@@ -593,13 +605,24 @@ static struct fmr_heap *heap_new(const char *path, int mode, bool readonly,
   heap->default_max = default_max;
   atomic_init(&heap->refcount, 1);
   heap->next_id = 1;
-  atomic_init(&heap->lock, 0);
+  fmr_lock_init(heap);
   fmr_extents_init(&heap->extents);
   fmr_map_init(&heap->blocks);
   fmr_map_init(&heap->by_id);
   heap->by_id.sequential = true;
   fmr_map_init(&heap->by_name);
   return heap;
+}
+
+/* Unmap HEAP and close its file, which releases its writer lock. */
+static void release_file(struct fmr_heap *heap)
+{
+  if (heap->base != NULL)
+    munmap(heap->base, (size_t)heap->reserved);
+  heap->base = NULL;
+  if (heap->fd >= 0)
+    close(heap->fd);
+  heap->fd = -1;
 }
 
 static void heap_destroy(struct fmr_heap *heap)
@@ -615,6 +638,7 @@ static void heap_destroy(struct fmr_heap *heap)
   fmr_vec_destroy(&heap->pending);
   fmr_vec_destroy(&heap->sync_pending);
   fmr_catalog_reset(heap);
+  fmr_lock_destroy(heap);
   free(heap->path);
   free(heap);
 }
@@ -826,7 +850,11 @@ static int open_existing(struct fmr_heap *heap, uint64_t file_size,
 
 /* Create PATH atomically: format a new file under a temporary name in the
    same directory, then link it into place, so that no other process ever
-   sees a half-made heap.  Returns FMR_EEXIST if PATH appeared meanwhile. */
+   sees a half-made heap.  Returns FMR_EEXIST if PATH appeared meanwhile.
+   Called without registry_lock, returns with it held: the file is
+   formatted without it, and linked into place under it, so that another
+   open of PATH in this process finds the new heap in the registry as
+   soon as it can find the file. */
 static int create_file(struct fmr_heap *heap, const fmr_options *o,
                        uint64_t initial, uint64_t max)
 {
@@ -834,8 +862,10 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
   char *tmp = malloc(len + 32);
   int rc;
 
-  if (tmp == NULL)
+  if (tmp == NULL) {
+    pthread_mutex_lock(&registry_lock);
     return fmr_fail(FMR_ENOMEM, "out of memory");
+  }
   for (int attempt = 0;; attempt++) {
     uint64_t r;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
@@ -850,6 +880,7 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
       rc = fmr_fail_errno(errno_code(errno), errno, "cannot create %s",
                           heap->path);
       free(tmp);
+      pthread_mutex_lock(&registry_lock);
       return rc;
     }
   }
@@ -865,6 +896,7 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
     rc = fmr_fail_errno(FMR_EIO, errno, "cannot write %s", tmp);
     goto fail;
   }
+  pthread_mutex_lock(&registry_lock);
   /* link() never replaces an existing file; where hard links are not
      supported, rename without replacing does the same. */
   int linked = link(tmp, heap->path);
@@ -876,13 +908,15 @@ static int create_file(struct fmr_heap *heap, const fmr_options *o,
     rc = err == EEXIST ? FMR_EEXIST
                        : fmr_fail_errno(errno_code(err), err,
                                         "cannot create %s", heap->path);
-    goto fail;
+    goto fail_locked;
   }
   unlink(tmp);
   free(tmp);
   return FMR_OK;
 
 fail:
+  pthread_mutex_lock(&registry_lock);
+fail_locked:
   unlink(tmp);
   free(tmp);
   return rc;
@@ -987,6 +1021,67 @@ static int dangling_link(const char *path, bool create)
                   target);
 }
 
+/* Remove HEAP from the registry and wake the opens waiting for it.
+   Caller holds registry_lock. */
+static void registry_remove(struct fmr_heap *heap)
+{
+  for (struct fmr_heap **p = &registry; *p != NULL; p = &(*p)->registry_next) {
+    if (*p == heap) {
+      *p = heap->registry_next;
+      break;
+    }
+  }
+  heap->registry_next = NULL;
+  pthread_cond_broadcast(&registry_cond);
+}
+
+/* Open the file at PATH for HEAP, which is in the registry, marked
+   opening, under the device and inode that a stat of PATH gave.  Runs
+   without registry_lock.  OPEN_AGAIN: the path no longer names that file
+   (removed or replaced since the stat); start again. */
+#define OPEN_AGAIN 1
+static int open_file(struct fmr_heap *heap, const char *path, bool readonly,
+                     const fmr_options *o, uint64_t initial, uint64_t max)
+{
+  struct stat st;
+  int rc;
+
+  /* O_NONBLOCK: a FIFO put at the path since the stat must not block the
+     open either (the fstat below refuses it); it changes nothing for a
+     regular file. */
+  heap->fd =
+      open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
+  if (heap->fd < 0) {
+    if (errno == ENOENT)
+      return OPEN_AGAIN;
+    return fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
+  }
+  if (fstat(heap->fd, &st) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", path);
+  if (st.st_dev != heap->dev || st.st_ino != heap->ino)
+    return OPEN_AGAIN;
+  if (!S_ISREG(st.st_mode))
+    return fmr_fail(FMR_EINVAL, "%s is not a regular file", path);
+  if (!readonly && flock(heap->fd, LOCK_EX | LOCK_NB) != 0)
+    return errno == EWOULDBLOCK
+               ? fmr_fail(FMR_ELOCKED,
+                          "%s is open for writing in another process; close "
+                          "it there or open it read-only",
+                          path)
+               : fmr_fail_errno(FMR_EIO, errno, "cannot lock %s", path);
+  if (st.st_size == 0) {
+    if (!(o->flags & FMR_OPEN_CREATE) || readonly)
+      return fmr_fail(FMR_EEMPTY,
+                      "%s is empty, not a heap file; open it "
+                      "with FMR_OPEN_CREATE to make a heap in it",
+                      path);
+    /* An empty file holds nothing to lose: make a heap in it. */
+    return format_new(heap, initial, max, NULL);
+  }
+  rc = open_existing(heap, (uint64_t)st.st_size, max, o->flags);
+  return rc;
+}
+
 FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                         fmr_heap **heap_out)
 {
@@ -1046,10 +1141,12 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
   for (int attempt = 0; attempt < 8; attempt++) {
     if (stat(path, &st) == 0) {
       struct fmr_heap *h = registry_find(st.st_dev, st.st_ino);
-      if (h != NULL && h->closing) {
+      if (h != NULL && (h->closing || h->opening)) {
         /* Its last close is under way and still holds the writer lock:
            wait until it is gone, then open the file anew (without this,
-           the open would fail with FMR_ELOCKED for a moment). */
+           the open would fail with FMR_ELOCKED for a moment).  Or another
+           thread is opening it: wait for it, then share its heap (or, if
+           its open failed, try again). */
         pthread_cond_wait(&registry_cond, &registry_lock);
         attempt--;
         continue;
@@ -1097,11 +1194,14 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                     path);
       goto out;
     } else {
+      pthread_mutex_unlock(&registry_lock);
       heap = heap_new(path, FMR_MODE_PERSISTENT, false, o.max_size == 0);
       if (heap == NULL) {
+        pthread_mutex_lock(&registry_lock);
         rc = fmr_fail(FMR_ENOMEM, "out of memory");
         goto out;
       }
+      /* Returns with registry_lock held again. */
       rc = create_file(heap, &o, initial, max);
       if (rc == FMR_EEXIST) {
         /* Another process created it first: open theirs. */
@@ -1123,59 +1223,36 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       rc = fmr_fail(FMR_ENOMEM, "out of memory");
       goto out;
     }
-    /* O_NONBLOCK: a FIFO put at the path since the stat above must not
-       block the open either (the fstat below refuses it); it changes
-       nothing for a regular file. */
-    heap->fd =
-        open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
-    if (heap->fd < 0) {
-      if (errno == ENOENT) { /* removed meanwhile: start again */
-        heap_destroy(heap);
-        heap = NULL;
-        continue;
-      }
-      rc = fmr_fail_errno(errno_code(errno), errno, "cannot open %s", path);
+    /* Enter the heap in the registry, marked opening, and open the file
+       without registry_lock: opens of other files go on meanwhile, and
+       opens of this one wait for the outcome (and then share the heap),
+       since two opens of it would mean two writer locks. */
+    heap->dev = st.st_dev;
+    heap->ino = st.st_ino;
+    heap->opening = true;
+    heap->registry_next = registry;
+    registry = heap;
+    pthread_mutex_unlock(&registry_lock);
+    rc = open_file(heap, path, readonly, &o, initial, max);
+    if (rc != FMR_OK) /* the opens waiting for it must not meet its lock */
+      release_file(heap);
+    pthread_mutex_lock(&registry_lock);
+    heap->opening = false;
+    pthread_cond_broadcast(&registry_cond);
+    if (rc == FMR_OK) {
+      *heap_out = heap;
+      heap = NULL;
       goto out;
     }
-    if (fstat(heap->fd, &st) != 0) {
-      rc = fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", path);
-      goto out;
+    registry_remove(heap);
+    if (rc == OPEN_AGAIN) { /* removed or replaced meanwhile */
+      pthread_mutex_unlock(&registry_lock);
+      heap_destroy(heap);
+      heap = NULL;
+      pthread_mutex_lock(&registry_lock);
+      continue;
     }
-    if (!S_ISREG(st.st_mode)) {
-      rc = fmr_fail(FMR_EINVAL, "%s is not a regular file", path);
-      goto out;
-    }
-    if (!readonly && flock(heap->fd, LOCK_EX | LOCK_NB) != 0) {
-      rc = errno == EWOULDBLOCK
-               ? fmr_fail(FMR_ELOCKED,
-                          "%s is open for writing in another process; close "
-                          "it there or open it read-only",
-                          path)
-               : fmr_fail_errno(FMR_EIO, errno, "cannot lock %s", path);
-      goto out;
-    }
-    if (st.st_size == 0) {
-      if (!(o.flags & FMR_OPEN_CREATE) || readonly) {
-        rc = fmr_fail(FMR_EEMPTY,
-                      "%s is empty, not a heap file; open it "
-                      "with FMR_OPEN_CREATE to make a heap in it",
-                      path);
-        goto out;
-      }
-      /* An empty file holds nothing to lose: make a heap in it. */
-      rc = format_new(heap, initial, max, NULL);
-      if (rc != FMR_OK)
-        goto out;
-      if (fstat(heap->fd, &st) != 0) {
-        rc = fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", path);
-        goto out;
-      }
-      goto opened;
-    }
-    rc = open_existing(heap, (uint64_t)st.st_size, max, o.flags);
-    if (rc != FMR_OK)
-      goto out;
-    goto opened;
+    goto out;
   }
   rc = fmr_fail(FMR_EIO, "%s keeps appearing and disappearing", path);
   goto out;
@@ -1189,9 +1266,9 @@ opened:
   heap = NULL;
   rc = FMR_OK;
 out:
-  if (heap != NULL)
-    heap_destroy(heap);
   pthread_mutex_unlock(&registry_lock);
+  if (heap != NULL) /* not in the registry: unmap it without the lock */
+    heap_destroy(heap);
   return rc;
 }
 
@@ -1392,24 +1469,13 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
   }
   fmr_unlock(heap);
   /* Release the mapping and the file (and its writer lock) first... */
-  if (heap->base != NULL)
-    munmap(heap->base, (size_t)heap->reserved);
-  heap->base = NULL;
-  if (heap->fd >= 0)
-    close(heap->fd);
-  heap->fd = -1;
+  release_file(heap);
   /* ...then leave the registry and wake the opens waiting for it. */
   pthread_mutex_lock(&registry_lock);
-  if (!heap->forked) {
-    for (struct fmr_heap **p = &registry; *p != NULL;
-         p = &(*p)->registry_next) {
-      if (*p == heap) {
-        *p = heap->registry_next;
-        break;
-      }
-    }
-  }
-  pthread_cond_broadcast(&registry_cond);
+  if (!heap->forked)
+    registry_remove(heap);
+  else
+    pthread_cond_broadcast(&registry_cond);
   pthread_mutex_unlock(&registry_lock);
   heap_destroy(heap);
   return rc;

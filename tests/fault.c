@@ -28,6 +28,12 @@ static long countdown;
 static int hit;
 static fault_sync_hook sync_hook;
 static int mmap_errno = ENOMEM;
+static fault_pread_hook pread_hook;
+
+void fault_set_pread_hook(fault_pread_hook hook)
+{
+  pread_hook = hook;
+}
 
 void fault_set_mmap_errno(int err)
 {
@@ -193,6 +199,13 @@ int fmr_fault_fdatasync(int fd)
 
 ssize_t fmr_fault_pread(int fd, void *buf, size_t count, off_t offset)
 {
+  if (pread_hook != NULL) {
+    int err = pread_hook(fd);
+    if (err != 0) {
+      errno = err;
+      return -1;
+    }
+  }
   if (fail(FMR_FAULT_PREAD)) {
     errno = EIO;
     return -1;

@@ -23,4 +23,10 @@ void fault_set_mmap_errno(int err);
 typedef void (*fault_sync_hook)(int kind, void *addr, size_t len, int fd);
 void fault_set_sync_hook(fault_sync_hook hook);
 
+/* Called before every pread of the library, from the thread that makes
+   it: a test can hold an open up there.  A nonzero return makes the pread
+   fail with that errno. */
+typedef int (*fault_pread_hook)(int fd);
+void fault_set_pread_hook(fault_pread_hook hook);
+
 #endif

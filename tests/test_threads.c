@@ -619,6 +619,55 @@ START_TEST(test_concurrent_open)
 }
 END_TEST
 
+struct creator {
+  const char *path;
+  fmr_heap *heap;
+  int rc;
+};
+
+static void *create_thread(void *arg)
+{
+  struct creator *c = arg;
+  c->rc = tu_open(c->path, FMR_OPEN_CREATE, &c->heap);
+  return NULL;
+}
+
+/* Threads creating the same new file at once (each formats a file of its
+   own without the registry lock, one links it into place) end with one
+   heap. */
+START_TEST(test_concurrent_create)
+{
+  char *dir = tu_tmpdir();
+  for (int round = 0; round < 20; round++) {
+    enum { T = 4 };
+    char name[32];
+    snprintf(name, sizeof name, "cc%d.fmr", round);
+    char *path = tu_path(dir, name);
+    struct creator c[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+      c[i].path = path;
+      c[i].heap = NULL;
+      c[i].rc = 1;
+      ck_assert_int_eq(pthread_create(&th[i], NULL, create_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < T; i++)
+      ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < T; i++) {
+      ck_assert_fmr_ok(c[i].rc);
+      ck_assert_ptr_eq(c[i].heap, c[0].heap);
+    }
+    ck_assert_uint_eq(tu_stat(c[0].heap).refcount, T);
+    for (int i = 0; i < T; i++)
+      ck_assert_fmr_ok(fmr_close(c[i].heap));
+    /* No temporary file is left beside it. */
+    ck_assert_int_eq(tu_count_entries(dir), round + 1);
+    free(path);
+  }
+  free(dir);
+}
+END_TEST
+
 static Suite *threads_suite(void)
 {
   Suite *s = suite_create("threads");
@@ -630,6 +679,7 @@ static Suite *threads_suite(void)
   tcase_add_test(tc, test_threads_own_heaps);
   tcase_add_test(tc, test_same_path_refcount);
   tcase_add_test(tc, test_concurrent_open);
+  tcase_add_test(tc, test_concurrent_create);
   suite_add_tcase(s, tc);
   return s;
 }
