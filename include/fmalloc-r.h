@@ -206,9 +206,13 @@ FMR_EXPORT void fmr_options_init(fmr_options *options);
 /* Open or create the heap file PATH.  OPTIONS may be NULL for defaults
    (persistent, no create).  In scratch mode PATH names a directory, or a
    file whose directory is used; the heap file there has no name.  Opening
-   a file this process already holds returns the same heap with its
-   reference count raised; the file is the one the path names now, so a
-   heap whose file was deleted or replaced is never returned for it.
+   a file this process already holds with the same access returns the same
+   heap with its reference count raised; a read-only open of a file this
+   process writes gives a reader of its own (its own read-only mapping and
+   max_size, changes refused with FMR_EREADONLY), and a read-write open of
+   a file open read-only here fails with FMR_EBUSY.  The file is the one
+   the path names now, so a heap whose file was deleted or replaced is
+   never returned for it.
    Errors: FMR_EINVAL, FMR_ENOENT, FMR_EACCES,
    FMR_EEMPTY, FMR_ENOTHEAP, FMR_EVERSION, FMR_EFEATURE, FMR_EBYTEORDER,
    FMR_EPAGESIZE, FMR_ETRUNCATED, FMR_ECHECKSUM, FMR_ECORRUPT, FMR_ELOCKED,

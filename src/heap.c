@@ -797,12 +797,19 @@ static int open_scratch(const char *path, const fmr_options *o,
    names the new file, and an open in that moment must find the heap
    (and wait, or be refused as busy), not open the old file beside it
    and meet its writer lock. */
-static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
+/* The heap of this process open on the file (DEV, INO) for the access an
+   open asks (READONLY: a reader; else the writer), or else the other one,
+   or NULL.  A file may have both here: a reader beside the writer. */
+static struct fmr_heap *registry_find(dev_t dev, ino_t ino, bool readonly)
 {
+  struct fmr_heap *other = NULL;
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino)
-      return h;
-  return NULL;
+    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino) {
+      if (h->readonly == readonly)
+        return h;
+      other = h;
+    }
+  return other;
 }
 
 FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
@@ -863,7 +870,7 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
   pthread_mutex_lock(&registry_lock);
   for (int attempt = 0; attempt < 8; attempt++) {
     if (stat(path, &st) == 0) {
-      struct fmr_heap *h = registry_find(st.st_dev, st.st_ino);
+      struct fmr_heap *h = registry_find(st.st_dev, st.st_ino, readonly);
       if (h != NULL && h->closing) {
         /* Its last close is under way and still holds the writer lock:
            wait until it is gone, then open the file anew (without this,
@@ -887,10 +894,16 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                         path);
           goto out;
         }
-        h->refcount++;
-        *heap_out = h;
-        rc = FMR_OK;
-        goto out;
+        if (h->readonly == readonly) {
+          h->refcount++;
+          *heap_out = h;
+          rc = FMR_OK;
+          goto out;
+        }
+        /* A read-only open of the file this process writes gets a reader
+           of its own (its own read-only mapping, max_size and catalog
+           view), as it would in another process: handing out the writer
+           heap would let "read-only" code change the file. */
       }
       if (S_ISDIR(st.st_mode)) {
         rc = fmr_fail(FMR_EINVAL, "%s is a directory, not a heap file", path);

@@ -527,15 +527,6 @@ SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
     snprintf(what, sizeof what, "cannot open fmalloc heap '%s'", path);
     rfm_fail(rc, what);
   }
-  if ((flags & FMR_OPEN_READONLY) && !fmr_is_readonly(heap)) {
-    /* the library gave this process's writer heap (a runtime of it is
-       closing, waiting for its vectors) */
-    fmr_close(heap);
-    Rf_error("'%s' is still open for writing in this R session (a closed "
-             "runtime waits for its vectors: drop them, or close it with "
-             "cleanup_fmalloc(force = TRUE))",
-             path);
-  }
   SEXP ext = runtime_wrap(heap, path, mode);
   if (ext == R_NilValue)
     Rf_error("out of memory");
