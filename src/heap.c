@@ -233,14 +233,29 @@ static int errno_code(int err)
   }
 }
 
-FMR_EXPORT void fmr_options_init(fmr_options *options)
+/* The defaults, written only as far as the caller's STRUCT_SIZE (its
+   sizeof (fmr_options), through the fmr_options_init macro) reaches: a
+   caller built against an older, shorter fmr_options is never written
+   past its end. */
+FMR_EXPORT void fmr_options_init_size(fmr_options *options, size_t struct_size)
 {
-  if (options == NULL)
+  if (options == NULL || struct_size < sizeof options->struct_size)
     return;
-  memset(options, 0, sizeof *options);
-  options->struct_size = sizeof *options;
-  options->mode = FMR_MODE_PERSISTENT;
-  options->file_mode = 0666;
+  fmr_options d;
+  memset(&d, 0, sizeof d);
+  d.mode = FMR_MODE_PERSISTENT;
+  d.file_mode = 0666;
+  memset(options, 0, struct_size);
+  memcpy(options, &d, struct_size < sizeof d ? struct_size : sizeof d);
+  options->struct_size = struct_size;
+}
+
+FMR_EXPORT void fmr_stats_init_size(fmr_stats *stats, size_t struct_size)
+{
+  if (stats == NULL || struct_size < sizeof stats->struct_size)
+    return;
+  memset(stats, 0, struct_size);
+  stats->struct_size = struct_size;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1217,10 +1232,21 @@ FMR_EXPORT int fmr_refresh(fmr_heap *heap)
   return rc;
 }
 
-FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
+FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *out)
 {
-  if (heap == NULL || s == NULL)
+  if (heap == NULL || out == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_stat: heap and stats are required");
+  size_t size = out->struct_size;
+  if (size < sizeof out->struct_size || size > sizeof *out)
+    return fmr_fail(FMR_EINVAL,
+                    "fmr_stat: the stats were not set up with "
+                    "fmr_stats_init() (struct_size %zu; this library "
+                    "knows %zu bytes)",
+                    size, sizeof *out);
+  /* Filled in full here, then copied as far as the caller's struct_size
+     reaches: a caller built against an older, shorter fmr_stats gets no
+     byte written past it. */
+  fmr_stats full, *s = &full;
   memset(s, 0, sizeof *s);
   fmr_lock(heap);
   s->format_version = heap->meta.meta_version;
@@ -1258,6 +1284,9 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
   s->pending_free_bytes = heap->pending_bytes;
   s->refcount = atomic_load_explicit(&heap->refcount, memory_order_relaxed);
   fmr_unlock(heap);
+  memcpy((char *)out + sizeof out->struct_size,
+         (const char *)s + sizeof s->struct_size,
+         size - sizeof out->struct_size);
   return FMR_OK;
 }
 

@@ -61,12 +61,14 @@ static int full_child(void *arg)
   for (uint32_t i = 0; i < n; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "f%u", i);
     CHILD_CHECK_RC(fmr_record_find(heap, name, &rec), 0);
     CHILD_CHECK(tu_verify(rec.payload, BLOCK, i));
   }
   CHILD_CHECK_RC(fmr_check(heap, NULL, NULL), 0);
   fmr_stats st;
+  fmr_stats_init(&st);
   CHILD_CHECK_RC(fmr_stat(heap, &st), 0);
   CHILD_CHECK(st.file_size <= LIMIT);
   CHILD_CHECK(st.records_committed == n);
@@ -110,6 +112,7 @@ static void full_case(int one_big)
   for (uint32_t i = 0; i < n; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "f%u", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
     ck_assert_uint_eq(rec.meta_len, sizeof i);

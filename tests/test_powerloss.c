@@ -268,6 +268,7 @@ static void verify_image(int k)
   const unsigned char *e = expectations[k];
   for (int i = 0; i < nrecords; i++) {
     fmr_record rec;
+    fmr_record_init(&rec);
     rc = fmr_record_get(heap, records[i].id, &rec);
     int present = rc == FMR_OK && rec.state == FMR_RECORD_COMMITTED;
     switch (e[i]) {

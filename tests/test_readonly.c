@@ -70,6 +70,7 @@ static void check_refusals(fmr_heap *heap)
   void *p = (void *)0x1;
   uint64_t id = 12345, count = 12345;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr(fmr_malloc(heap, 100, &p), FMR_EREADONLY);
   ck_assert_fmr(fmr_calloc(heap, 1, 100, &p), FMR_EREADONLY);
   p = (void *)0x1;
@@ -88,6 +89,7 @@ static void check_refusals(fmr_heap *heap)
   ck_assert_fmr_ok(fmr_free(heap, NULL));
   /* Nothing changed. */
   fmr_record again;
+  fmr_record_init(&again);
   ck_assert_fmr_ok(fmr_record_find(heap, "ro0", &again));
   ck_assert_uint_eq(again.generation, rec.generation);
   ck_assert_uint_eq(again.type, 3);
@@ -115,6 +117,7 @@ START_TEST(test_readonly_open)
   for (int i = 0; i < 5; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "ro%d", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
     ck_assert_uint_eq(rec.meta_len, 2);
@@ -156,6 +159,7 @@ static int write_to_readonly(void *arg)
   sigaction(SIGBUS, &dfl, NULL);
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(tu_open(arg, FMR_OPEN_READONLY, &heap), FMR_OK);
   CHILD_CHECK_RC(fmr_record_find(heap, "ro1", &rec), FMR_OK);
   volatile unsigned char *p = rec.payload;
@@ -170,6 +174,7 @@ START_TEST(test_readonly_mapping)
   struct snapshot before = take(path);
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "ro1", &rec));
   int status = tu_wait(tu_fork(write_to_readonly, path));
@@ -209,6 +214,7 @@ START_TEST(test_readonly_unclean_file)
      recover it. */
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "late", &rec));
   ck_assert(tu_verify(rec.payload, 7000, 99));
@@ -254,6 +260,7 @@ START_TEST(test_readonly_beside_writer)
                 FMR_EREADONLY);
   /* It reads what the writer committed, like a reader elsewhere. */
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(r, "ro2", &rec));
   ck_assert(tu_verify(rec.payload, 5000, 2));
   ck_assert_fmr_ok(fmr_malloc(w, 100, &p));
@@ -326,6 +333,7 @@ static int writer_main(const char *mode, const char *dir)
   tu_fill(p, 1000, 3);
   CHILD_CHECK_RC(fmr_commit(heap, p, 3, 1000, "third", NULL, 0, 0, &id), 0);
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(fmr_record_find(heap, "ro4", &rec), 0);
   CHILD_CHECK_RC(fmr_record_free(heap, rec.id), 0);
   CHILD_CHECK_RC(fmr_close(heap), 0);
@@ -348,6 +356,7 @@ START_TEST(test_refresh)
   ck_assert_int_eq(mkfifo(downname, 0600), 0);
   fmr_heap *reader;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &reader));
   uint64_t size0 = tu_stat(reader).file_size;
   ck_assert_fmr(fmr_record_find(reader, "second", &rec), FMR_ENOTFOUND);
