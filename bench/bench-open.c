@@ -97,6 +97,7 @@ static double time_open(const char *path, unsigned flags, int *recovered)
 {
   fmr_options options;
   fmr_stats st;
+  fmr_stats_init(&st);
   fmr_heap *heap;
   double t0, t1;
   int rc;
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
   unsigned long long records = 100000, runs = 7, i;
   fmr_options options;
   fmr_stats st;
+  fmr_stats_init(&st);
   fmr_heap *heap;
   char dir[4096], path[4200], name[64];
   double *clean_rw, *clean_ro, *unclean, *plain, t0, t1;

@@ -44,6 +44,7 @@ int main(int argc, char **argv)
 {
   fmr_options options;
   fmr_stats st;
+  fmr_stats_init(&st);
   fmr_heap *heap;
   uint64_t count = 0;
   int rc, status = 0;

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 {
   fmr_options options;
   fmr_record record;
+  fmr_record_init(&record);
   fmr_heap *heap;
   int rc, status;
 

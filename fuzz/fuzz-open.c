@@ -43,7 +43,9 @@ static int touch(const fmr_record *r, void *arg)
 static void exercise(fmr_heap *heap, int writer)
 {
   fmr_stats st;
+  fmr_stats_init(&st);
   fmr_record rec;
+  fmr_record_init(&rec);
   fmr_stat(heap, &st);
   fmr_record_foreach(heap, touch, NULL);
   fmr_record_get(heap, 1, &rec);

@@ -364,6 +364,7 @@ static int walk_record(const fmr_record *r, void *arg)
 static void check_rec(const struct rec *m)
 {
   fmr_record r;
+  fmr_record_init(&r);
   int rc = fmr_record_get(S.heap, m->id, &r);
   EXPECT(rc == FMR_OK, "record %llu lost: %s", (unsigned long long)m->id,
          fmr_strerror(rc));
@@ -393,6 +394,7 @@ static void check_rec(const struct rec *m)
 static void check_all(void)
 {
   fmr_stats st;
+  fmr_stats_init(&st);
   int rc = fmr_check(S.heap, NULL, NULL);
   EXPECT(rc == FMR_OK, "fmr_check: %s", fmr_strerror(rc));
   rc = fmr_stat(S.heap, &st);
@@ -458,6 +460,7 @@ static void reopen(unsigned flags)
   EXPECT(rc == FMR_OK, "reopen (flags %u) after a clean close: %s", flags,
          fmr_strerror(rc));
   fmr_stats st;
+  fmr_stats_init(&st);
   fmr_stat(S.heap, &st);
   EXPECT(!S.readonly ? st.recovered == 0 : 1, "clean file needed recovery");
 }
@@ -561,6 +564,7 @@ static void op_free(void)
 static uint64_t name_holder(const char *name)
 {
   fmr_record r;
+  fmr_record_init(&r);
   if (name == NULL || name[0] == '\0' || strlen(name) > FMR_NAME_MAX)
     return 0;
   int rc = fmr_record_find(S.heap, name, &r);
@@ -625,6 +629,7 @@ static void op_commit(void)
   if (byte() % 2 == 0) {
     /* Committing the same payload again, or freeing it as a block. */
     fmr_record rec;
+    fmr_record_init(&rec);
     EXPECT(fmr_record_get(S.heap, id, &rec) == FMR_OK, "get new record");
     if (rec.payload != NULL) {
       EXPECT(fmr_free(S.heap, rec.payload) == FMR_ECOMMITTED,
@@ -641,6 +646,7 @@ static void op_find(void)
   char buf[24];
   const char *name = pick_name(buf, sizeof buf);
   fmr_record r;
+  fmr_record_init(&r);
   int rc = fmr_record_find(S.heap, name, &r);
   if (name == NULL || name[0] == '\0') {
     EXPECT(rc == FMR_EINVAL, "find without a name: %s", fmr_strerror(rc));
@@ -665,6 +671,7 @@ static void op_get(void)
 {
   uint64_t id = pick_id();
   fmr_record r;
+  fmr_record_init(&r);
   int rc = fmr_record_get(S.heap, id, &r);
   struct rec *m = find_rec(id);
   if (m != NULL) {
@@ -698,6 +705,7 @@ static void op_update(void)
   uint64_t length = wide();
   struct rec *m = find_rec(id);
   fmr_record before;
+  fmr_record_init(&before);
   if (m != NULL)
     EXPECT(fmr_record_get(S.heap, id, &before) == FMR_OK, "get");
   int rc = fmr_record_update(S.heap, id, type, length, meta_len ? meta : NULL,
@@ -719,6 +727,7 @@ static void op_update(void)
   memcpy(m->meta, meta, meta_len);
   m->meta_len = meta_len;
   fmr_record after;
+  fmr_record_init(&after);
   EXPECT(fmr_record_get(S.heap, id, &after) == FMR_OK &&
              after.generation > before.generation,
          "update: generation did not grow");
@@ -808,6 +817,7 @@ static void op_tombstone(void)
   EXPECT(rc == FMR_OK, "tombstone: %s", fmr_strerror(rc));
   if (m->state == REC_COMMITTED && m->name[0] != '\0') {
     fmr_record r;
+    fmr_record_init(&r);
     rc = fmr_record_find(S.heap, m->name, &r);
     EXPECT(rc == FMR_ENOTFOUND, "tombstone still found by name: %s",
            fmr_strerror(rc));
@@ -826,6 +836,7 @@ static void op_record_free(void)
   }
   EXPECT(rc == FMR_OK, "record_free: %s", fmr_strerror(rc));
   fmr_record r;
+  fmr_record_init(&r);
   EXPECT(fmr_record_get(S.heap, id, &r) == FMR_ENOTFOUND,
          "freed record still there");
   drop_rec(m);
@@ -838,6 +849,7 @@ static int drop_tombstones(void)
   for (int i = 0; i < S.nrecs;) {
     if (S.recs[i].state == REC_TOMBSTONE) {
       fmr_record r;
+      fmr_record_init(&r);
       EXPECT(fmr_record_get(S.heap, S.recs[i].id, &r) == FMR_ENOTFOUND,
              "tombstone %llu survived", (unsigned long long)S.recs[i].id);
       drop_rec(&S.recs[i]);
@@ -855,6 +867,7 @@ static void op_reclaim(void)
   int rc = fmr_reclaim(S.heap, &count);
   EXPECT(rc == FMR_OK, "reclaim: %s", fmr_strerror(rc));
   fmr_stats st;
+  fmr_stats_init(&st);
   fmr_stat(S.heap, &st);
   EXPECT(st.records_tombstone == 0, "tombstones left after reclaim");
   int mine = drop_tombstones();
@@ -908,6 +921,7 @@ static void op_bad_args(void)
 {
   static char outside[64]; /* not in the heap */
   fmr_record r;
+  fmr_record_init(&r);
   void *p = NULL;
   switch (byte() % 8) {
   case 0:

@@ -128,8 +128,17 @@ enum fmr_record_state {
 
 typedef struct fmr_heap fmr_heap;
 
+/* Structures that the caller allocates (fmr_options, fmr_record,
+   fmr_stats) start with struct_size: the size of the structure the caller
+   was compiled with, set by fmr_options_init(), fmr_record_init() and
+   fmr_stats_init() (macros that pass sizeof to the library).  Later
+   versions add fields only at the end; the library reads and writes no
+   byte of such a structure past the caller's struct_size, and refuses a
+   struct_size it cannot have been given (smaller than the struct_size
+   field, or larger than the library's structure) with FMR_EINVAL. */
+
 /* Options for fmr_open().  Always initialize with fmr_options_init(),
-   which sets struct_size so that later versions can add fields. */
+   which sets the defaults and struct_size. */
 typedef struct fmr_options {
   size_t struct_size;    /* set by fmr_options_init() */
   int mode;              /* enum fmr_mode; default FMR_MODE_PERSISTENT */
@@ -141,8 +150,14 @@ typedef struct fmr_options {
                             default 0666 */
 } fmr_options;
 
-/* A catalog record as seen by the caller. */
+/* A catalog record as seen by the caller.  Initialize with
+   fmr_record_init() before fmr_record_get() or fmr_record_find(); they
+   fill the fields that the caller's struct_size covers.  The record that
+   fmr_record_foreach() passes is the library's own, with its struct_size.
+   The name is copied into the structure (it stays valid whatever happens
+   to the record later); FMR_NAME_MAX is fixed by the file format. */
 typedef struct fmr_record {
+  size_t struct_size;      /* set by fmr_record_init() */
   uint64_t id;             /* stable, never reused in this file */
   uint64_t generation;     /* increases on every update of the record */
   int state;               /* enum fmr_record_state */
@@ -157,8 +172,10 @@ typedef struct fmr_record {
   size_t meta_len;
 } fmr_record;
 
-/* Heap statistics. */
+/* Heap statistics.  Initialize with fmr_stats_init() before fmr_stat(),
+   which fills the fields that the caller's struct_size covers. */
 typedef struct fmr_stats {
+  size_t struct_size; /* set by fmr_stats_init() */
   uint32_t format_version;
   int mode;                  /* enum fmr_mode */
   int readonly;              /* 1 if opened read-only */
@@ -203,14 +220,31 @@ FMR_EXPORT const char *fmr_errmsg(void);
 
 /* --- heaps -------------------------------------------------------- */
 
-FMR_EXPORT void fmr_options_init(fmr_options *options);
+/* Set *OPTIONS to the defaults and its struct_size to STRUCT_SIZE, writing
+   no byte past it.  Call it through fmr_options_init(OPTIONS), which
+   passes the caller's sizeof. */
+FMR_EXPORT void fmr_options_init_size(fmr_options *options,
+                                      size_t struct_size);
+#define fmr_options_init(options)                                             \
+  fmr_options_init_size((options), sizeof *(options))
+/* Zero *STATS and set its struct_size (through fmr_stats_init(STATS)). */
+FMR_EXPORT void fmr_stats_init_size(fmr_stats *stats, size_t struct_size);
+#define fmr_stats_init(stats) fmr_stats_init_size((stats), sizeof *(stats))
+/* Zero *RECORD and set its struct_size (through fmr_record_init(RECORD)). */
+FMR_EXPORT void fmr_record_init_size(fmr_record *record, size_t struct_size);
+#define fmr_record_init(record)                                               \
+  fmr_record_init_size((record), sizeof *(record))
 
 /* Open or create the heap file PATH.  OPTIONS may be NULL for defaults
    (persistent, no create).  In scratch mode PATH names a directory, or a
    file whose directory is used; the heap file there has no name.  Opening
-   a file this process already holds returns the same heap with its
-   reference count raised; the file is the one the path names now, so a
-   heap whose file was deleted or replaced is never returned for it.
+   a file this process already holds with the same access returns the same
+   heap with its reference count raised; a read-only open of a file this
+   process writes gives a reader of its own (its own read-only mapping and
+   max_size, changes refused with FMR_EREADONLY), and a read-write open of
+   a file open read-only here fails with FMR_EBUSY.  The file is the one
+   the path names now, so a heap whose file was deleted or replaced is
+   never returned for it.
    Errors: FMR_EINVAL, FMR_ENOENT, FMR_EACCES,
    FMR_EEMPTY, FMR_ENOTHEAP, FMR_EVERSION, FMR_EFEATURE, FMR_EBYTEORDER,
    FMR_EPAGESIZE, FMR_ETRUNCATED, FMR_ECHECKSUM, FMR_ECORRUPT, FMR_ELOCKED,
@@ -228,6 +262,8 @@ FMR_EXPORT int fmr_close(fmr_heap *heap);
 FMR_EXPORT int fmr_sync(fmr_heap *heap);
 /* Reader: pick up the writer's growth and new records. */
 FMR_EXPORT int fmr_refresh(fmr_heap *heap);
+/* Fill *STATS (set up with fmr_stats_init()) as far as its struct_size
+   reaches.  Errors: FMR_EINVAL (also for a bad struct_size). */
 FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *stats);
 /* Full consistency check of the file against the in-memory state.
    REPORT (may be NULL) is called once per problem.  Returns 0, or
@@ -286,6 +322,10 @@ FMR_EXPORT int fmr_commit(fmr_heap *heap, void *payload, uint32_t type,
                           uint64_t length, const char *name,
                           const void *meta, size_t meta_len, unsigned flags,
                           uint64_t *id_out);
+/* Fill *RECORD_OUT (set up with fmr_record_init()) with record ID, or
+   the committed record named NAME, as far as its struct_size reaches.
+   Errors: FMR_EINVAL (also for a bad struct_size), FMR_ESCRATCH,
+   FMR_ENOTFOUND, FMR_ENAMETOOLONG. */
 FMR_EXPORT int fmr_record_get(fmr_heap *heap, uint64_t id,
                               fmr_record *record_out);
 FMR_EXPORT int fmr_record_find(fmr_heap *heap, const char *name,

@@ -120,3 +120,53 @@ AC_DEFINE_UNQUOTED([HAVE_VISIBILITY], [$HAVE_VISIBILITY],
   [Define to 1 if the compiler supports -fvisibility=hidden and the
    visibility attribute, 0 otherwise.])
 ])
+
+# FMR_CHECK_VERSION_SCRIPT
+# ------------------------
+# Whether the linker takes a symbol version script through the compiler
+# driver (-Wl,--version-script=FILE, GNU ld, gold, lld), the way the
+# shared library gives each exported symbol its version node
+# (src/libfmalloc-r.map).  The test links a shared object with a small
+# script that has a global and a local part.  Substitutes
+# VERSION_SCRIPT_FLAG (the option without the file name, or empty) and
+# FMR_VERSION_SCRIPT (yes or no, for tests/test_exports.sh), and sets
+# the Automake conditional HAVE_LD_VERSION_SCRIPT.
+# --disable-version-script skips the check.
+AC_DEFUN([FMR_CHECK_VERSION_SCRIPT],
+[AC_ARG_ENABLE([version-script],
+  [AS_HELP_STRING([--disable-version-script],
+    [link the shared library without a symbol version script])],
+  [], [enable_version_script=yes])
+AS_IF([test "$enable_version_script" = yes],
+  [AC_CACHE_CHECK([whether the linker supports --version-script],
+    [fmr_cv_ld_version_script],
+    [fmr_save_LDFLAGS=$LDFLAGS
+     fmr_save_CFLAGS=$CFLAGS
+     cat > conftest.map <<_FMR_EOF
+FMR_CONFTEST_1.0 {
+  global: fmr_conftest_*;
+  local: *;
+};
+_FMR_EOF
+     CFLAGS="$CFLAGS -fPIC"
+     LDFLAGS="$LDFLAGS -shared -Wl,--version-script=conftest.map"
+     AC_LINK_IFELSE([AC_LANG_PROGRAM([[
+int fmr_conftest_exported (void);
+int fmr_conftest_exported (void) { return 1; }
+int fmr_conftest_local (void);
+int fmr_conftest_local (void) { return 2; }
+]], [])],
+       [fmr_cv_ld_version_script=yes], [fmr_cv_ld_version_script=no])
+     rm -f conftest.map
+     LDFLAGS=$fmr_save_LDFLAGS
+     CFLAGS=$fmr_save_CFLAGS])],
+  [fmr_cv_ld_version_script=no])
+VERSION_SCRIPT_FLAG=
+AS_IF([test "$fmr_cv_ld_version_script" = yes],
+  [VERSION_SCRIPT_FLAG=-Wl,--version-script=])
+AC_SUBST([VERSION_SCRIPT_FLAG])
+FMR_VERSION_SCRIPT=$fmr_cv_ld_version_script
+AC_SUBST([FMR_VERSION_SCRIPT])
+AM_CONDITIONAL([HAVE_LD_VERSION_SCRIPT],
+  [test "$fmr_cv_ld_version_script" = yes])
+])

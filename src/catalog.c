@@ -1163,6 +1163,7 @@ static void fill_record(const struct fmr_heap *heap, uint64_t slot,
      so nothing read from it is trusted without a bounds check. */
   struct fmr_disk_record r = *slot_at(heap, slot);
   memset(out, 0, offsetof(fmr_record, name));
+  out->struct_size = sizeof *out;
   out->id = r.rec_id;
   out->generation = r.rec_generation;
   out->state = r.rec_state == FMR_SLOT_COMMITTED ? FMR_RECORD_COMMITTED
@@ -1233,6 +1234,33 @@ static int lookup_locked(struct fmr_heap *heap, uint64_t id, const char *name,
                   (unsigned long long)id, heap->path);
 }
 
+FMR_EXPORT void fmr_record_init_size(fmr_record *record, size_t struct_size)
+{
+  if (record == NULL || struct_size < sizeof record->struct_size)
+    return;
+  memset(record, 0, struct_size);
+  record->struct_size = struct_size;
+}
+
+/* Fill the caller's RECORD from SLOT, as far as its struct_size (checked
+   by the caller) covers: a caller built against an older, shorter
+   fmr_record gets no byte written past it. */
+static void fill_caller_record(const struct fmr_heap *heap, uint64_t slot,
+                               fmr_record *out)
+{
+  size_t size = out->struct_size;
+  if (size == sizeof *out) {
+    fill_record(heap, slot, out);
+    return;
+  }
+  fmr_record full;
+  fill_record(heap, slot, &full);
+  memcpy((char *)out + sizeof out->struct_size,
+         (const char *)&full + sizeof full.struct_size,
+         size - sizeof out->struct_size);
+  out->struct_size = size;
+}
+
 static int record_lookup(fmr_heap *heap, uint64_t id, const char *name,
                          fmr_record *out)
 {
@@ -1240,6 +1268,13 @@ static int record_lookup(fmr_heap *heap, uint64_t id, const char *name,
   int rc;
   if (heap == NULL || out == NULL)
     return fmr_fail(FMR_EINVAL, "a heap and a record are required");
+  if (out->struct_size < sizeof out->struct_size ||
+      out->struct_size > sizeof *out)
+    return fmr_fail(FMR_EINVAL,
+                    "the record was not set up with "
+                    "fmr_record_init() (struct_size %zu; this "
+                    "library knows %zu bytes)",
+                    out->struct_size, sizeof *out);
   if (name != NULL && strnlen(name, FMR_NAME_MAX + 1) > FMR_NAME_MAX)
     return fmr_fail(FMR_ENAMETOOLONG, "record names are at most %d bytes",
                     FMR_NAME_MAX);
@@ -1249,7 +1284,7 @@ static int record_lookup(fmr_heap *heap, uint64_t id, const char *name,
   else
     rc = lookup_locked(heap, id, name, &slot);
   if (rc == FMR_OK)
-    fill_record(heap, slot, out);
+    fill_caller_record(heap, slot, out);
   fmr_unlock(heap);
   return rc;
 }

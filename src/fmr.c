@@ -172,6 +172,7 @@ static int cmd_info(const struct args *args)
   const char *file = args->values[0];
   fmr_heap *heap;
   fmr_stats st;
+  fmr_stats_init(&st);
   char buf[64];
   int rc, i;
 
@@ -305,6 +306,7 @@ static int cmd_check(const struct args *args)
   struct check_state check;
   fmr_heap *heap;
   fmr_stats st;
+  fmr_stats_init(&st);
   int rc, status;
 
   check.file = args->values[0];
@@ -359,6 +361,7 @@ static int cmd_recover(const struct args *args)
   const char *file = args->values[0];
   fmr_heap *heap;
   fmr_stats st;
+  fmr_stats_init(&st);
   int rc, status;
 
   heap = open_heap(file, FMR_OPEN_RECOVER);
@@ -451,6 +454,7 @@ static int edit_records(const struct args *args,
 
   for (i = 1; i < args->count; i++) {
     fmr_record record;
+    fmr_record_init(&record);
     char what[64];
 
     if (resolve_record(heap, file, args->values[i], force_name, &record) !=

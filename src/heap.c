@@ -251,14 +251,29 @@ static int errno_code(int err)
   }
 }
 
-FMR_EXPORT void fmr_options_init(fmr_options *options)
+/* The defaults, written only as far as the caller's STRUCT_SIZE (its
+   sizeof (fmr_options), through the fmr_options_init macro) reaches: a
+   caller built against an older, shorter fmr_options is never written
+   past its end. */
+FMR_EXPORT void fmr_options_init_size(fmr_options *options, size_t struct_size)
 {
-  if (options == NULL)
+  if (options == NULL || struct_size < sizeof options->struct_size)
     return;
-  memset(options, 0, sizeof *options);
-  options->struct_size = sizeof *options;
-  options->mode = FMR_MODE_PERSISTENT;
-  options->file_mode = 0666;
+  fmr_options d;
+  memset(&d, 0, sizeof d);
+  d.mode = FMR_MODE_PERSISTENT;
+  d.file_mode = 0666;
+  memset(options, 0, struct_size);
+  memcpy(options, &d, struct_size < sizeof d ? struct_size : sizeof d);
+  options->struct_size = struct_size;
+}
+
+FMR_EXPORT void fmr_stats_init_size(fmr_stats *stats, size_t struct_size)
+{
+  if (stats == NULL || struct_size < sizeof stats->struct_size)
+    return;
+  memset(stats, 0, struct_size);
+  stats->struct_size = struct_size;
 }
 
 /* ------------------------------------------------------------------ */
@@ -985,12 +1000,19 @@ static int open_scratch(const char *path, const fmr_options *o,
    names the new file, and an open in that moment must find the heap
    (and wait, or be refused as busy), not open the old file beside it
    and meet its writer lock. */
-static struct fmr_heap *registry_find(dev_t dev, ino_t ino)
+/* The heap of this process open on the file (DEV, INO) for the access an
+   open asks (READONLY: a reader; else the writer), or else the other one,
+   or NULL.  A file may have both here: a reader beside the writer. */
+static struct fmr_heap *registry_find(dev_t dev, ino_t ino, bool readonly)
 {
+  struct fmr_heap *other = NULL;
   for (struct fmr_heap *h = registry; h != NULL; h = h->registry_next)
-    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino)
-      return h;
-  return NULL;
+    if (h->mode == FMR_MODE_PERSISTENT && h->dev == dev && h->ino == ino) {
+      if (h->readonly == readonly)
+        return h;
+      other = h;
+    }
+  return other;
 }
 
 /* If PATH, which stat() did not find, is a symbolic link to nothing, fail
@@ -1140,7 +1162,7 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
   pthread_mutex_lock(&registry_lock);
   for (int attempt = 0; attempt < 8; attempt++) {
     if (stat(path, &st) == 0) {
-      struct fmr_heap *h = registry_find(st.st_dev, st.st_ino);
+      struct fmr_heap *h = registry_find(st.st_dev, st.st_ino, readonly);
       if (h != NULL && (h->closing || h->opening)) {
         /* Its last close is under way and still holds the writer lock:
            wait until it is gone, then open the file anew (without this,
@@ -1166,10 +1188,16 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
                         path);
           goto out;
         }
-        h->refcount++;
-        *heap_out = h;
-        rc = FMR_OK;
-        goto out;
+        if (h->readonly == readonly) {
+          h->refcount++;
+          *heap_out = h;
+          rc = FMR_OK;
+          goto out;
+        }
+        /* A read-only open of the file this process writes gets a reader
+           of its own (its own read-only mapping, max_size and catalog
+           view), as it would in another process: handing out the writer
+           heap would let "read-only" code change the file. */
       }
       if (S_ISDIR(st.st_mode)) {
         rc = fmr_fail(FMR_EINVAL, "%s is a directory, not a heap file", path);
@@ -1536,10 +1564,21 @@ FMR_EXPORT int fmr_refresh(fmr_heap *heap)
   return rc;
 }
 
-FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
+FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *out)
 {
-  if (heap == NULL || s == NULL)
+  if (heap == NULL || out == NULL)
     return fmr_fail(FMR_EINVAL, "fmr_stat: heap and stats are required");
+  size_t size = out->struct_size;
+  if (size < sizeof out->struct_size || size > sizeof *out)
+    return fmr_fail(FMR_EINVAL,
+                    "fmr_stat: the stats were not set up with "
+                    "fmr_stats_init() (struct_size %zu; this library "
+                    "knows %zu bytes)",
+                    size, sizeof *out);
+  /* Filled in full here, then copied as far as the caller's struct_size
+     reaches: a caller built against an older, shorter fmr_stats gets no
+     byte written past it. */
+  fmr_stats full, *s = &full;
   memset(s, 0, sizeof *s);
   fmr_lock(heap);
   s->format_version = heap->meta.meta_version;
@@ -1577,6 +1616,9 @@ FMR_EXPORT int fmr_stat(fmr_heap *heap, fmr_stats *s)
   s->pending_free_bytes = heap->pending_bytes;
   s->refcount = atomic_load_explicit(&heap->refcount, memory_order_relaxed);
   fmr_unlock(heap);
+  memcpy((char *)out + sizeof out->struct_size,
+         (const char *)s + sizeof s->struct_size,
+         size - sizeof out->struct_size);
   return FMR_OK;
 }
 

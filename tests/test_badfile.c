@@ -329,6 +329,7 @@ START_TEST(test_ro_compat_feature)
   fmr_heap *heap;
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "rec2", &rec));
   ck_assert(tu_verify(rec.payload, 3000, 2));
   ck_assert_fmr_ok(fmr_close(heap));
@@ -352,6 +353,7 @@ static void one_page_broken(int page)
   ck_assert_fmr_ok(tu_open(path, 0, &heap));
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
   fmr_record rec;
+  fmr_record_init(&rec);
   int found = 0;
   for (int i = 0; i < 4; i++) {
     char rname[16];
@@ -414,6 +416,7 @@ static void damaged_record(int in_aux)
   char *path = make_heap(dir, "rec.fmr");
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, 0, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "rec1", &rec));
   uint64_t id = rec.id;
@@ -498,6 +501,7 @@ START_TEST(test_check_detects)
   char *path = make_heap(dir, "chk.fmr");
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, 0, &heap));
   struct reports r = {0, 0};
   ck_assert_fmr_ok(fmr_check(heap, count_report, &r));

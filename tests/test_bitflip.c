@@ -48,6 +48,7 @@ static void make_good(void)
                                 strlen(name), 0, NULL));
   }
   fmr_record r;
+  fmr_record_init(&r);
   ck_assert_fmr_ok(fmr_record_find(heap, "r3", &r));
   ck_assert_fmr_ok(fmr_record_tombstone(heap, r.id));
   ck_assert_fmr_ok(fmr_close(heap));
@@ -75,9 +76,11 @@ static int try_open(int writer, const char *what)
                 rc);
   if (rc == FMR_OK) {
     fmr_stats st;
+    fmr_stats_init(&st);
     ck_assert_fmr_ok(fmr_stat(heap, &st));
     fmr_check(heap, NULL, NULL); /* may find the damage; must not crash */
     fmr_record rec;
+    fmr_record_init(&rec);
     for (uint64_t id = 1; id <= 21; id++)
       if (fmr_record_get(heap, id, &rec) == FMR_OK && rec.payload != NULL)
         ck_assert_uint_gt(rec.payload_bytes, 0);

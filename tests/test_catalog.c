@@ -62,7 +62,9 @@ START_TEST(test_commit_get_find)
   ck_assert_uint_ge(after.record_bytes, before.record_bytes + 1000);
 
   fmr_record rec;
+
   memset(&rec, 0xee, sizeof rec);
+  rec.struct_size = sizeof rec;
   ck_assert_fmr_ok(fmr_record_get(heap, id, &rec));
   ck_assert_uint_eq(rec.id, id);
   ck_assert_uint_gt(rec.generation, 0);
@@ -79,7 +81,8 @@ START_TEST(test_commit_get_find)
   ck_assert(tu_verify(rec.payload, 1000, 42));
 
   fmr_record byname;
-  memset(&byname, 0, sizeof byname);
+
+  fmr_record_init(&byname);
   ck_assert_fmr_ok(fmr_record_find(heap, "alpha", &byname));
   ck_assert_uint_eq(byname.id, id);
   ck_assert_uint_eq(byname.generation, rec.generation);
@@ -119,6 +122,7 @@ START_TEST(test_commit_null_payload)
   ck_assert_fmr_ok(fmr_commit(heap, NULL, 99, 12345, "empty", meta,
                               sizeof meta, 0, &id));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "empty", &rec));
   ck_assert_uint_eq(rec.id, id);
   ck_assert_ptr_null(rec.payload);
@@ -164,6 +168,7 @@ START_TEST(test_commit_errors)
                 FMR_EINVAL);
   /* None of the failures created a record or took the block. */
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr(fmr_record_find(heap, "two", &rec), FMR_ENOTFOUND);
   ck_assert_fmr(fmr_record_find(heap, "three", &rec), FMR_ENOTFOUND);
   ck_assert_fmr(fmr_record_find(heap, "four", &rec), FMR_ENOTFOUND);
@@ -204,6 +209,7 @@ START_TEST(test_ids_increase)
   for (int i = 0; i < 40; i++) {
     char name[32];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "rec%d", i);
     if (i % 3 == 2) {
       ck_assert_fmr(fmr_record_find(heap, name, &rec), FMR_ENOTFOUND);
@@ -239,6 +245,7 @@ START_TEST(test_names)
   name[FMR_NAME_MAX] = '\0'; /* 255 bytes: the longest allowed */
   ck_assert_fmr_ok(fmr_commit(heap, q, 1, 64, name, NULL, 0, 0, &id2));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
   ck_assert_uint_eq(rec.id, id2);
   ck_assert_uint_eq(strlen(rec.name), FMR_NAME_MAX);
@@ -265,6 +272,8 @@ START_TEST(test_update)
   void *p;
   uint64_t id = commit_block(3000, 11, 5, "upd", &p);
   fmr_record before, after;
+  fmr_record_init(&before);
+  fmr_record_init(&after);
   ck_assert_fmr_ok(fmr_record_get(heap, id, &before));
 
   const char meta[] = "new metadata, longer than the first";
@@ -312,6 +321,7 @@ START_TEST(test_update)
   ck_assert_fmr(fmr_record_update(heap, id, 1, 1, NULL, 5), FMR_EINVAL);
   /* The failed calls changed nothing. */
   fmr_record last;
+  fmr_record_init(&last);
   ck_assert_fmr_ok(fmr_record_get(heap, id, &last));
   ck_assert_uint_eq(last.generation, after.generation);
   ck_assert_uint_eq(last.type, 10);
@@ -327,6 +337,7 @@ START_TEST(test_rename)
   uint64_t id = commit_block(500, 21, 2, "old", &p);
   uint64_t other = commit_block(100, 22, 2, "taken", NULL);
   fmr_record rec;
+  fmr_record_init(&rec);
 
   ck_assert_fmr_ok(fmr_record_rename(heap, id, "new"));
   ck_assert_fmr(fmr_record_find(heap, "old", &rec), FMR_ENOTFOUND);
@@ -427,6 +438,7 @@ START_TEST(test_tombstone_reclaim)
 
   ck_assert_fmr_ok(fmr_record_tombstone(heap, id));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr(fmr_record_find(heap, "grave", &rec), FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_record_get(heap, id, &rec));
   ck_assert_int_eq(rec.state, FMR_RECORD_TOMBSTONE);
@@ -491,6 +503,7 @@ START_TEST(test_record_free)
   fmr_stats before = tu_stat(heap);
   ck_assert_fmr_ok(fmr_record_free(heap, id));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr(fmr_record_get(heap, id, &rec), FMR_ENOTFOUND);
   ck_assert_fmr(fmr_record_find(heap, "gone", &rec), FMR_ENOTFOUND);
   ck_assert_fmr(fmr_record_free(heap, id), FMR_ENOTFOUND);
@@ -553,6 +566,7 @@ START_TEST(test_foreach)
   memset(&seen, 0, sizeof seen);
   seen.delete_next = 1;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_free(heap, late));
   for (int i = 0; i < 10; i++)
     if (i != 4)
@@ -601,6 +615,7 @@ START_TEST(test_foreach_reentrant)
   /* Records committed during iteration may or may not be visited. */
   ck_assert_int_ge(calls, 3);
   fmr_record rec;
+  fmr_record_init(&rec);
   for (int i = 0; i < 3; i++) {
     char name[32];
     snprintf(name, sizeof name, "inner%llu", (unsigned long long)ids[i]);
@@ -621,10 +636,164 @@ START_TEST(test_commit_sync_flag)
       fmr_commit(heap, p, 1, 128, "synced", NULL, 0, FMR_COMMIT_SYNC, &id));
   ck_assert_fmr_ok(fmr_sync(heap));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "synced", &rec));
   ck_assert_uint_eq(rec.id, id);
   ck_assert(tu_verify(rec.payload, 128, 51));
   close_heap();
+}
+END_TEST
+
+/* fmr_record, fmr_stats and fmr_options as a caller built against an
+   older release would have them: a prefix of today's structure (its
+   first fields), followed here by guard bytes that the library must not
+   touch (issue 10, item 15).  Before, these structures had no
+   struct_size and the library wrote its whole sizeof into them. */
+struct old_record {
+  size_t struct_size;
+  uint64_t id;
+  uint64_t generation;
+  int state;
+  uint32_t type;
+};
+struct old_stats {
+  size_t struct_size;
+  uint32_t format_version;
+  int mode;
+  int readonly;
+  int recovered;
+};
+struct old_options {
+  size_t struct_size;
+  int mode;
+  unsigned flags;
+};
+#define GUARD_BYTES 1024
+struct guarded {
+  union {
+    struct old_record record;
+    struct old_stats stats;
+    struct old_options options;
+  } u;
+  unsigned char guard[GUARD_BYTES];
+};
+
+static void guard_set(struct guarded *g)
+{
+  memset(g, 0x5a, sizeof *g);
+}
+
+static void guard_intact(const struct guarded *g, size_t used)
+{
+  const unsigned char *b = (const unsigned char *)g;
+  for (size_t i = used; i < sizeof *g; i++)
+    ck_assert_msg(b[i] == 0x5a, "byte %zu past a %zu-byte structure written",
+                  i, used);
+}
+
+START_TEST(test_struct_size_prefix)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "abi.fmr");
+  fmr_heap *heap;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_commit(heap, NULL, 77, 5, "abi", "m", 1, 0, &id));
+  ck_assert_fmr_ok(fmr_record_update(heap, id, 78, 6, "mm", 2));
+
+  struct guarded g;
+  guard_set(&g);
+  fmr_record_init_size((fmr_record *)&g.u.record, sizeof g.u.record);
+  ck_assert_uint_eq(g.u.record.struct_size, sizeof g.u.record);
+  guard_intact(&g, sizeof g.u.record);
+  ck_assert_fmr_ok(fmr_record_get(heap, id, (fmr_record *)&g.u.record));
+  ck_assert_uint_eq(g.u.record.struct_size, sizeof g.u.record);
+  ck_assert_uint_eq(g.u.record.id, id);
+  ck_assert_uint_eq(g.u.record.generation, 2);
+  ck_assert_int_eq(g.u.record.state, FMR_RECORD_COMMITTED);
+  ck_assert_uint_eq(g.u.record.type, 78);
+  guard_intact(&g, sizeof g.u.record);
+  guard_set(&g);
+  g.u.record.struct_size = sizeof g.u.record;
+  ck_assert_fmr_ok(fmr_record_find(heap, "abi", (fmr_record *)&g.u.record));
+  ck_assert_uint_eq(g.u.record.id, id);
+  guard_intact(&g, sizeof g.u.record);
+
+  guard_set(&g);
+  fmr_stats_init_size((fmr_stats *)&g.u.stats, sizeof g.u.stats);
+  guard_intact(&g, sizeof g.u.stats);
+  ck_assert_fmr_ok(fmr_stat(heap, (fmr_stats *)&g.u.stats));
+  ck_assert_uint_eq(g.u.stats.struct_size, sizeof g.u.stats);
+  ck_assert_uint_eq(g.u.stats.format_version, tu_stat(heap).format_version);
+  ck_assert_int_eq(g.u.stats.mode, FMR_MODE_PERSISTENT);
+  ck_assert_int_eq(g.u.stats.readonly, 0);
+  guard_intact(&g, sizeof g.u.stats);
+
+  /* Options: the defaults reach only the caller's fields (fmr_open needs
+     all of today's, so it refuses the short structure). */
+  guard_set(&g);
+  fmr_options_init_size((fmr_options *)&g.u.options, sizeof g.u.options);
+  ck_assert_uint_eq(g.u.options.struct_size, sizeof g.u.options);
+  ck_assert_int_eq(g.u.options.mode, FMR_MODE_PERSISTENT);
+  ck_assert_uint_eq(g.u.options.flags, 0);
+  guard_intact(&g, sizeof g.u.options);
+  fmr_heap *h2;
+  ck_assert_fmr(fmr_open(path, (fmr_options *)&g.u.options, &h2), FMR_EINVAL);
+  guard_intact(&g, sizeof g.u.options);
+
+  /* Full-size structures are filled in full, name included. */
+  fmr_record rec;
+  fmr_record_init(&rec);
+  ck_assert_uint_eq(rec.struct_size, sizeof rec);
+  ck_assert_fmr_ok(fmr_record_get(heap, id, &rec));
+  ck_assert_str_eq(rec.name, "abi");
+  ck_assert_uint_eq(rec.meta_len, 2);
+  ck_assert_uint_eq(rec.struct_size, sizeof rec);
+  ck_assert_fmr_ok(fmr_close(heap));
+  tu_rmtree(dir);
+  free(path);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_struct_size_bad)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "abi.fmr");
+  fmr_heap *heap;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
+  ck_assert_fmr_ok(fmr_commit(heap, NULL, 1, 0, "x", NULL, 0, 0, &id));
+  static const size_t bad[] = {
+      0, 1, sizeof(size_t) - 1, sizeof(fmr_record) + 1, 1u << 20, (size_t)-1};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fmr_record rec;
+    memset(&rec, 0x5a, sizeof rec);
+    rec.struct_size = bad[i];
+    ck_assert_fmr(fmr_record_get(heap, id, &rec), FMR_EINVAL);
+    ck_assert_fmr(fmr_record_find(heap, "x", &rec), FMR_EINVAL);
+    ck_assert_uint_eq(rec.id, 0x5a5a5a5a5a5a5a5aull);
+    ck_assert_uint_eq(rec.struct_size, bad[i]);
+  }
+  static const size_t bad_stats[] = {0, sizeof(fmr_stats) + 1, (size_t)-1};
+  for (size_t i = 0; i < sizeof bad_stats / sizeof bad_stats[0]; i++) {
+    fmr_stats st;
+    memset(&st, 0x5a, sizeof st);
+    st.struct_size = bad_stats[i];
+    ck_assert_fmr(fmr_stat(heap, &st), FMR_EINVAL);
+    ck_assert_uint_eq(st.file_size, 0x5a5a5a5a5a5a5a5aull);
+  }
+  fmr_options o;
+  fmr_options_init(&o);
+  o.struct_size = sizeof o + 8;
+  fmr_heap *h2;
+  ck_assert_fmr(fmr_open(path, &o, &h2), FMR_EINVAL);
+  o.struct_size = 0;
+  ck_assert_fmr(fmr_open(path, &o, &h2), FMR_EINVAL);
+  ck_assert_fmr_ok(fmr_close(heap));
+  tu_rmtree(dir);
+  free(path);
+  free(dir);
 }
 END_TEST
 
@@ -665,6 +834,8 @@ static Suite *catalog_suite(void)
   tcase_add_test(tc, test_foreach_reentrant);
   tcase_add_test(tc, test_commit_sync_flag);
   tcase_add_test(tc, test_scratch_refuses_catalog);
+  tcase_add_test(tc, test_struct_size_prefix);
+  tcase_add_test(tc, test_struct_size_bad);
   suite_add_tcase(s, tc);
   return s;
 }

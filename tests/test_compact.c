@@ -86,6 +86,7 @@ static void verify(const char *path, const uint8_t *uuid, int compacted)
   ck_assert_mem_eq(u, uuid, FMR_UUID_SIZE);
   for (int i = 0; i < NREC; i++) {
     fmr_record r;
+    fmr_record_init(&r);
     if (kept[i].id > max_id)
       max_id = kept[i].id;
     if (!kept[i].live)
@@ -179,6 +180,7 @@ START_TEST(test_compact_full_file_does_not_grow)
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     fmr_record r;
+    fmr_record_init(&r);
     char name[16];
     snprintf(name, sizeof name, "r%zu", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &r));
@@ -371,6 +373,7 @@ START_TEST(test_compact_races_an_open)
   for (int i = 0; i < COMMITS; i++) {
     char name[32];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "c%d", i);
     ck_assert_msg(fmr_record_find(heap, name, &rec) == FMR_OK,
                   "commit %d lost (%d compactions, %d opens refused)", i,

@@ -327,6 +327,7 @@ static void verify_records(int round, struct verify_state *v)
   /* Direct lookups agree with the iteration. */
   for (size_t i = 0; i < nents; i++) {
     fmr_record rec;
+    fmr_record_init(&rec);
     if (ents[i].state == GONE) {
       if (i + 64 >= nents) /* the recent ones are enough */
         ck_assert_fmr(fmr_record_get(heap, ents[i].id, &rec), FMR_ENOTFOUND);

@@ -73,12 +73,14 @@ static int full_child(void *arg)
   for (uint32_t i = 0; i < n; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "f%u", i);
     CHILD_CHECK_RC(fmr_record_find(heap, name, &rec), 0);
     CHILD_CHECK(tu_verify(rec.payload, BLOCK, i));
   }
   CHILD_CHECK_RC(fmr_check(heap, NULL, NULL), 0);
   fmr_stats st;
+  fmr_stats_init(&st);
   CHILD_CHECK_RC(fmr_stat(heap, &st), 0);
   CHILD_CHECK(st.file_size <= LIMIT);
   CHILD_CHECK(st.records_committed == n);
@@ -122,6 +124,7 @@ static void full_case(int one_big)
   for (uint32_t i = 0; i < n; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "f%u", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
     ck_assert_uint_eq(rec.meta_len, sizeof i);
@@ -347,6 +350,7 @@ static int sparse_child(void *arg)
   /* A reader needs no blocks: it opens, reads, and reserves nothing. */
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(tu_open(copy, FMR_OPEN_READONLY, &heap), 0);
   CHILD_CHECK_RC(fmr_record_find(heap, "a", &rec), 0);
   CHILD_CHECK(tu_verify(rec.payload, 4000, 17));
@@ -461,6 +465,7 @@ START_TEST(test_punched_hole_reserved)
   ck_assert_uint_gt(blocks_of(path), holed);
   ck_assert_uint_ge(blocks_of(path), 4 * TU_MIB);
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "h", &rec));
   ck_assert(tu_verify(rec.payload, 4000, 23));
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
@@ -511,6 +516,7 @@ static int grow_child(void *arg)
 
   int rc = fmr_malloc(heap, a->request, &p);
   fmr_stats st;
+  fmr_stats_init(&st);
   CHILD_CHECK_RC(fmr_stat(heap, &st), 0);
   if (a->retry_fits) {
     /* The first, larger try failed part of the way; the smaller one
@@ -546,6 +552,7 @@ static int grow_child(void *arg)
     CHILD_CHECK_RC(fmr_free(heap, p), 0);
   }
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(fmr_record_find(heap, "r", &rec), 0);
   CHILD_CHECK(tu_verify(rec.payload, 4000, 5));
   CHILD_CHECK_RC(fmr_check(heap, NULL, NULL), 0);

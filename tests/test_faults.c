@@ -72,6 +72,7 @@ static int workload(const char *path)
   fmr_options o;
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   int rc;
   fmr_options_init(&o);
   o.flags = FMR_OPEN_CREATE;
@@ -157,6 +158,7 @@ static void verify(const char *path, const char *what)
     if (!expected[i].live)
       continue;
     fmr_record rec;
+    fmr_record_init(&rec);
     rc = fmr_record_find(heap, expected[i].name, &rec);
     ck_assert_msg(rc == FMR_OK, "%s: record %s: %s", what, expected[i].name,
                   fmr_strerror(rc));

@@ -32,6 +32,7 @@ static fmr_heap *heap_with_record(const char *path, const char *name,
 static void assert_record(fmr_heap *heap, const char *name, uint64_t seed)
 {
   fmr_record r;
+  fmr_record_init(&r);
   ck_assert_fmr_ok(fmr_record_find(heap, name, &r));
   ck_assert_uint_eq(r.length, 4000);
   ck_assert(tu_verify(r.payload, 4000, seed));
@@ -62,7 +63,10 @@ static void assert_refuses_changes(fmr_heap *heap, uint64_t id,
   ck_assert_fmr(fmr_sync(heap), FMR_EGONE);
   /* Nothing changed; the mapping and the allocator still work. */
   assert_record(heap, name, seed);
-  ck_assert_fmr(fmr_record_find(heap, "new", &(fmr_record){0}), FMR_ENOTFOUND);
+  ck_assert_fmr(
+      fmr_record_find(heap, "new",
+                      &(fmr_record){.struct_size = sizeof(fmr_record)}),
+      FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_malloc(heap, 5000, &q));
   memset(q, 7, 5000);
   ck_assert_fmr_ok(fmr_free(heap, q));
@@ -94,7 +98,10 @@ START_TEST(test_deleted)
   ck_assert_fmr_ok(fmr_uuid(heap, u1));
   ck_assert_fmr_ok(fmr_uuid(now, u2));
   ck_assert(memcmp(u1, u2, FMR_UUID_SIZE) != 0);
-  ck_assert_fmr(fmr_record_find(now, "a", &(fmr_record){0}), FMR_ENOTFOUND);
+  ck_assert_fmr(
+      fmr_record_find(now, "a",
+                      &(fmr_record){.struct_size = sizeof(fmr_record)}),
+      FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_commit(now, NULL, 1, 0, "b", NULL, 0, 0, &id2));
   ck_assert_fmr_ok(fmr_sync(now));
   /* A second open of the path shares the new heap. */
@@ -107,8 +114,12 @@ START_TEST(test_deleted)
   ck_assert_int_eq(tu_count_entries(dir), 1);
 
   ck_assert_fmr_ok(tu_open(path, 0, &now));
-  ck_assert_fmr_ok(fmr_record_find(now, "b", &(fmr_record){0}));
-  ck_assert_fmr(fmr_record_find(now, "a", &(fmr_record){0}), FMR_ENOTFOUND);
+  ck_assert_fmr_ok(fmr_record_find(
+      now, "b", &(fmr_record){.struct_size = sizeof(fmr_record)}));
+  ck_assert_fmr(
+      fmr_record_find(now, "a",
+                      &(fmr_record){.struct_size = sizeof(fmr_record)}),
+      FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_close(now));
   free(path);
   free(dir);
@@ -156,7 +167,8 @@ static void replaced(int by_copy)
   ck_assert_fmr_ok(fmr_close(heap));
   ck_assert_fmr_ok(fmr_close(now));
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &now));
-  ck_assert_fmr_ok(fmr_record_find(now, "c", &(fmr_record){0}));
+  ck_assert_fmr_ok(fmr_record_find(
+      now, "c", &(fmr_record){.struct_size = sizeof(fmr_record)}));
   ck_assert_fmr_ok(fmr_close(now));
   ck_assert_int_eq(tu_count_entries(dir), 1);
   free(other);
@@ -212,7 +224,8 @@ START_TEST(test_moved)
   ck_assert_fmr_ok(fmr_close(heap));
   ck_assert_fmr_ok(tu_open(link2, 0, &heap));
   assert_record(heap, "a", 1);
-  ck_assert_fmr_ok(fmr_record_find(heap, "c", &(fmr_record){0}));
+  ck_assert_fmr_ok(fmr_record_find(
+      heap, "c", &(fmr_record){.struct_size = sizeof(fmr_record)}));
   ck_assert_fmr_ok(fmr_close(heap));
   free(link2);
   free(moved);

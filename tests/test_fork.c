@@ -46,6 +46,7 @@ static void check_record(const char *path, uint64_t seed)
 {
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "rec", &rec));
   ck_assert(tu_verify(rec.payload, PAYLOAD, seed));
@@ -99,6 +100,7 @@ START_TEST(test_reader_child_writes_without_fault)
   ck_assert_fmr_ok(fmr_close(heap));
   /* a reader's mapping is read-only; its child's private copy is not */
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "rec", &rec));
   struct child_arg a = {heap, rec.payload, FMR_EREADONLY};
@@ -152,6 +154,7 @@ static int refresh_child(void *argp)
   unsigned char *q;
   uint64_t id;
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(tu_open(path, 0, &w), FMR_OK);
   CHILD_CHECK(w != a->heap);
   CHILD_CHECK_RC(fmr_malloc(w, 4 * TU_MIB, (void **)&q), FMR_OK);
@@ -186,6 +189,7 @@ START_TEST(test_reader_child_refreshes)
   ck_assert_fmr_ok(fmr_close(heap));
   check_record(path, 7);
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "big", &rec));
   ck_assert(tu_verify(rec.payload, 4 * TU_MIB, 13));

@@ -92,6 +92,7 @@ START_TEST(test_grow_committed_persist)
   ck_assert_uint_eq(tu_stat(heap).file_size, size);
   for (int i = 0; i < 200; i++) {
     fmr_record rec;
+    fmr_record_init(&rec);
     char name[16];
     snprintf(name, sizeof name, "g%d", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));

@@ -81,6 +81,7 @@ static void verify_held(fmr_heap *heap)
   for (int i = 0; i < 3; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "held%d", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
     ck_assert_uint_eq(rec.type, 5);
@@ -166,6 +167,7 @@ static int try_writer_child(const char *mode, const char *path)
   CHILD_CHECK_RC(tu_open(path, 0, &heap), FMR_ELOCKED);
   CHILD_CHECK_RC(tu_open(path, FMR_OPEN_READONLY, &heap), 0);
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(fmr_record_find(heap, "parent", &rec), 0);
   CHILD_CHECK(tu_verify(rec.payload, 100, 77));
   CHILD_CHECK_RC(fmr_close(heap), 0);

@@ -222,6 +222,7 @@ START_TEST(test_open_other_file_meanwhile)
   ck_assert_fmr_ok(b.rc);
   ck_assert_fmr_ok(a.rc);
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(a.heap, "r99", &rec));
   ck_assert(tu_verify(rec.payload, 64, 99));
   ck_assert_uint_eq(tu_stat(a.heap).refcount, 1);
@@ -274,6 +275,7 @@ START_TEST(test_same_file_waits_and_shares)
   fmr_heap *h;
   ck_assert_fmr_ok(tu_open(big, 0, &h));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(h, "late", &rec));
   ck_assert_fmr_ok(fmr_close(h));
   fault_set_pread_hook(NULL);
@@ -306,6 +308,7 @@ START_TEST(test_failed_open_wakes_waiters)
   ck_assert_fmr_ok(b.rc);
   ck_assert_uint_eq(tu_stat(b.heap).refcount, 1);
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(b.heap, "r9", &rec));
   ck_assert(tu_verify(rec.payload, 64, 9));
   ck_assert_fmr_ok(fmr_close(b.heap));
@@ -377,6 +380,7 @@ START_TEST(test_fork_while_opening)
   ck_assert_int_eq(atomic_load(&f.status), 0);
   ck_assert_fmr_ok(a.rc);
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(a.heap, "r9", &rec));
   ck_assert_fmr_ok(fmr_check(a.heap, NULL, NULL));
   ck_assert_fmr_ok(fmr_close(a.heap));

@@ -70,6 +70,8 @@ static int writer_child(void *arg)
   CHILD_CHECK_RC(fmr_record_tombstone(heap, ids[NITEMS + 1]), 0);
 
   fmr_stats st;
+
+  fmr_stats_init(&st);
   CHILD_CHECK_RC(fmr_stat(heap, &st), 0);
   CHILD_CHECK(tu_write_all(w->fd, &st.used_bytes, sizeof st.used_bytes) == 0);
   CHILD_CHECK(tu_write_all(w->fd, ids, sizeof ids) == 0);
@@ -109,6 +111,7 @@ static uint64_t run_writer(const char *path, int clean, int junk,
 static void verify_items(fmr_heap *heap, const uint64_t ids[NITEMS + 2])
 {
   fmr_record rec;
+  fmr_record_init(&rec);
   for (int i = 0; i < NITEMS; i++) {
     ck_assert_fmr_ok(fmr_record_find(heap, items[i].name, &rec));
     ck_assert_uint_eq(rec.id, ids[i]);
@@ -287,6 +290,7 @@ START_TEST(test_no_leak_unclean_cycles)
                   (unsigned long long)baseline);
     ck_assert_uint_eq(st.used_bytes + st.free_bytes, st.heap_bytes);
     fmr_record rec;
+    fmr_record_init(&rec);
     ck_assert_fmr_ok(fmr_record_find(heap, "keep", &rec));
     ck_assert_uint_eq(rec.id, id);
     ck_assert(tu_verify(rec.payload, 5000, 9));
@@ -318,6 +322,7 @@ START_TEST(test_ids_not_reused)
   ck_assert_fmr_ok(fmr_commit(heap, NULL, 1, 0, "d", NULL, 0, 0, &d));
   ck_assert_uint_gt(d, c);
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr(fmr_record_get(heap, c, &rec), FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_record_get(heap, a, &rec));
   ck_assert_str_eq(rec.name, "a");
@@ -375,6 +380,7 @@ START_TEST(test_ids_not_reused_after_crash)
     ck_assert_fmr_ok(tu_open(path, 0, &heap));
     ck_assert_int_eq(tu_stat(heap).recovered, 1);
     fmr_record rec;
+    fmr_record_init(&rec);
     ck_assert_fmr_ok(fmr_record_get(heap, ids[0], &rec));
     ck_assert_fmr(fmr_record_get(heap, ids[1], &rec), FMR_ENOTFOUND);
     ck_assert_fmr(fmr_record_get(heap, ids[2], &rec), FMR_ENOTFOUND);
@@ -431,6 +437,7 @@ START_TEST(test_ids_not_reused_after_slot_reuse)
 
     ck_assert_fmr_ok(tu_open(path, 0, &heap));
     fmr_record rec;
+    fmr_record_init(&rec);
     ck_assert_fmr(fmr_record_get(heap, ids[1], &rec), FMR_ENOTFOUND);
     uint64_t next;
     ck_assert_fmr_ok(fmr_commit(heap, NULL, 1, 0, NULL, NULL, 0, 0, &next));

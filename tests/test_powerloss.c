@@ -275,6 +275,7 @@ static void verify_image(int k)
   const unsigned char *e = expectations[k];
   for (int i = 0; i < nrecords; i++) {
     fmr_record rec;
+    fmr_record_init(&rec);
     rc = fmr_record_get(heap, records[i].id, &rec);
     int present = rc == FMR_OK && rec.state == FMR_RECORD_COMMITTED;
     switch (e[i]) {
@@ -349,6 +350,7 @@ struct subrec {
 static void sub_version(fmr_heap *heap, struct subrec *r)
 {
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_int_lt(r->nversions, 16);
   ck_assert_fmr_ok(fmr_record_get(heap, r->id, &rec));
   r->seeds[r->nversions] = r->seed;
@@ -450,6 +452,7 @@ static void sub_verify(const unsigned char *img, size_t size, const char *what)
   for (int i = 0; i < nsubs; i++) {
     struct subrec *r = &subs[i];
     fmr_record rec;
+    fmr_record_init(&rec);
     rc = fmr_record_get(heap, r->id, &rec);
     int present = rc == FMR_OK && rec.state == FMR_RECORD_COMMITTED;
     if (!r->touched && r->synced_live)
@@ -548,6 +551,8 @@ START_TEST(test_page_subsets)
     sub_commit(heap, 64);
   sub_synced(heap);
   fmr_record before, after;
+  fmr_record_init(&before);
+  fmr_record_init(&after);
   ck_assert_fmr_ok(fmr_record_get(heap, subs[x].id, &before));
   sub_set_payload(heap, x, 4096);
   sub_synced(heap);
@@ -677,6 +682,7 @@ START_TEST(test_sync_without_lock)
   ck_assert_fmr_ok(fmr_close(during_heap));
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &during_heap));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(during_heap, "during", &rec));
   ck_assert_fmr_ok(fmr_close(during_heap));
   tu_rmtree(tdir);

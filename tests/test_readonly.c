@@ -1,10 +1,11 @@
 /* test_readonly.c: read-only opens never change the file, refuse every
-   change, share an open writer's heap in this process, and pick up what a
-   writer in another process commits when refreshed.
+   change, are readers of their own beside this process's writer, and
+   pick up what a writer in another process commits when refreshed.
 
    Copyright (C) 2026 The libfmalloc-r authors.
    This file is part of libfmalloc-r, free software under the GNU Lesser
-   General Public License, version 2.1 or (at your option) any later version.  */
+   General Public License, version 2.1 or (at your option) any later version.
+ */
 
 #include <config.h>
 
@@ -69,6 +70,7 @@ static void check_refusals(fmr_heap *heap)
   void *p = (void *)0x1;
   uint64_t id = 12345, count = 12345;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr(fmr_malloc(heap, 100, &p), FMR_EREADONLY);
   ck_assert_fmr(fmr_calloc(heap, 1, 100, &p), FMR_EREADONLY);
   p = (void *)0x1;
@@ -87,6 +89,7 @@ static void check_refusals(fmr_heap *heap)
   ck_assert_fmr_ok(fmr_free(heap, NULL));
   /* Nothing changed. */
   fmr_record again;
+  fmr_record_init(&again);
   ck_assert_fmr_ok(fmr_record_find(heap, "ro0", &again));
   ck_assert_uint_eq(again.generation, rec.generation);
   ck_assert_uint_eq(again.type, 3);
@@ -114,6 +117,7 @@ START_TEST(test_readonly_open)
   for (int i = 0; i < 5; i++) {
     char name[16];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "ro%d", i);
     ck_assert_fmr_ok(fmr_record_find(heap, name, &rec));
     ck_assert_uint_eq(rec.meta_len, 2);
@@ -155,6 +159,7 @@ static int write_to_readonly(void *arg)
   sigaction(SIGBUS, &dfl, NULL);
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(tu_open(arg, FMR_OPEN_READONLY, &heap), FMR_OK);
   CHILD_CHECK_RC(fmr_record_find(heap, "ro1", &rec), FMR_OK);
   volatile unsigned char *p = rec.payload;
@@ -169,6 +174,7 @@ START_TEST(test_readonly_mapping)
   struct snapshot before = take(path);
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "ro1", &rec));
   int status = tu_wait(tu_fork(write_to_readonly, path));
@@ -208,6 +214,7 @@ START_TEST(test_readonly_unclean_file)
      recover it. */
   fmr_heap *heap;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &heap));
   ck_assert_fmr_ok(fmr_record_find(heap, "late", &rec));
   ck_assert(tu_verify(rec.payload, 7000, 99));
@@ -226,18 +233,60 @@ START_TEST(test_readonly_unclean_file)
 }
 END_TEST
 
-START_TEST(test_readonly_shares_writer)
+/* A read-only open of a file this process holds as writer is a reader of
+   its own (issue 10, item 16): it used to return the writer heap itself,
+   writable (fmr_is_readonly 0, fmr_malloc worked) and with the writer's
+   max_size whatever the reader asked for. */
+START_TEST(test_readonly_beside_writer)
 {
   char *dir = tu_tmpdir();
   char *path = make_heap(dir);
-  fmr_heap *w, *r;
+  fmr_heap *w, *r, *r2;
+  ck_assert_fmr_ok(tu_open(path, 0, &w));
+  ck_assert_fmr_ok(
+      tu_open_sized(path, FMR_OPEN_READONLY, 0, 64 * 1024 * 1024, &r));
+  ck_assert_ptr_ne(w, r);
+  ck_assert_int_eq(fmr_is_readonly(r), 1);
+  ck_assert_int_eq(fmr_is_readonly(w), 0);
+  fmr_stats st = tu_stat(r);
+  ck_assert_int_eq(st.readonly, 1);
+  ck_assert_uint_eq(st.max_size, 64 * 1024 * 1024);
+  ck_assert_uint_eq(st.refcount, 1);
+  ck_assert_uint_eq(tu_stat(w).refcount, 1);
+  void *p;
+  ck_assert_fmr(fmr_malloc(r, 100, &p), FMR_EREADONLY);
+  uint64_t id;
+  ck_assert_fmr(fmr_commit(r, NULL, 1, 0, "no", NULL, 0, 0, &id),
+                FMR_EREADONLY);
+  /* It reads what the writer committed, like a reader elsewhere. */
+  fmr_record rec;
+  fmr_record_init(&rec);
+  ck_assert_fmr_ok(fmr_record_find(r, "ro2", &rec));
+  ck_assert(tu_verify(rec.payload, 5000, 2));
+  ck_assert_fmr_ok(fmr_malloc(w, 100, &p));
+  memset(p, 7, 100);
+  ck_assert_fmr_ok(fmr_commit(w, p, 1, 100, "new", NULL, 0, 0, &id));
+  ck_assert_fmr_ok(fmr_refresh(r));
+  ck_assert_fmr_ok(fmr_record_find(r, "new", &rec));
+  ck_assert_uint_eq(rec.id, id);
+  ck_assert_uint_eq(((unsigned char *)rec.payload)[99], 7);
+  /* A second read-only open shares the reader, a writer open the
+     writer. */
+  ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &r2));
+  ck_assert_ptr_eq(r2, r);
+  ck_assert_uint_eq(tu_stat(r).refcount, 2);
+  fmr_heap *w2;
+  ck_assert_fmr_ok(tu_open(path, 0, &w2));
+  ck_assert_ptr_eq(w2, w);
+  ck_assert_fmr_ok(fmr_close(w2));
+  ck_assert_fmr_ok(fmr_close(r2));
+  /* Closing the writer leaves the reader working, and the reverse. */
+  ck_assert_fmr_ok(fmr_close(w));
+  ck_assert_fmr_ok(fmr_record_find(r, "new", &rec));
+  ck_assert_fmr_ok(fmr_close(r));
   ck_assert_fmr_ok(tu_open(path, 0, &w));
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &r));
-  ck_assert_ptr_eq(w, r);
-  ck_assert_uint_eq(tu_stat(w).refcount, 2);
-  /* Closing the read-only reference leaves the writer writable. */
   ck_assert_fmr_ok(fmr_close(r));
-  void *p;
   ck_assert_fmr_ok(fmr_malloc(w, 100, &p));
   ck_assert_fmr_ok(fmr_free(w, p));
   ck_assert_fmr_ok(fmr_close(w));
@@ -284,6 +333,7 @@ static int writer_main(const char *mode, const char *dir)
   tu_fill(p, 1000, 3);
   CHILD_CHECK_RC(fmr_commit(heap, p, 3, 1000, "third", NULL, 0, 0, &id), 0);
   fmr_record rec;
+  fmr_record_init(&rec);
   CHILD_CHECK_RC(fmr_record_find(heap, "ro4", &rec), 0);
   CHILD_CHECK_RC(fmr_record_free(heap, rec.id), 0);
   CHILD_CHECK_RC(fmr_close(heap), 0);
@@ -306,6 +356,7 @@ START_TEST(test_refresh)
   ck_assert_int_eq(mkfifo(downname, 0600), 0);
   fmr_heap *reader;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_READONLY, &reader));
   uint64_t size0 = tu_stat(reader).file_size;
   ck_assert_fmr(fmr_record_find(reader, "second", &rec), FMR_ENOTFOUND);
@@ -360,7 +411,7 @@ static Suite *readonly_suite(void)
   tcase_add_test(tc, test_readonly_open);
   tcase_add_test(tc, test_readonly_mapping);
   tcase_add_test(tc, test_readonly_unclean_file);
-  tcase_add_test(tc, test_readonly_shares_writer);
+  tcase_add_test(tc, test_readonly_beside_writer);
   tcase_add_test(tc, test_refresh);
   suite_add_tcase(s, tc);
   return s;

@@ -54,6 +54,7 @@ static void build(const char *path, uint8_t uuid[FMR_UUID_SIZE])
 static void verify(fmr_heap *heap)
 {
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "list", &rec));
   ck_assert_uint_eq(rec.length, NODES);
   ck_assert_uint_eq(rec.meta_len, sizeof(uint64_t));
@@ -104,6 +105,7 @@ START_TEST(test_copy)
   ck_assert_fmr_ok(fmr_close(heap));
   ck_assert_fmr_ok(tu_open(copy, 0, &heap));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "copy-only", &rec));
   ck_assert_fmr_ok(fmr_close(heap));
   ck_assert_fmr_ok(tu_open(orig, 0, &heap));
@@ -160,6 +162,10 @@ START_TEST(test_both_open)
   verify(h2);
 
   fmr_record r1, r2;
+
+  fmr_record_init(&r1);
+
+  fmr_record_init(&r2);
   ck_assert_fmr_ok(fmr_record_find(h1, "blob", &r1));
   ck_assert_fmr_ok(fmr_record_find(h2, "blob", &r2));
   /* Same offsets, different addresses. */

@@ -72,6 +72,7 @@ START_TEST(test_scratch_no_catalog)
   void *p;
   uint64_t id, count;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_malloc(heap, 64, &p));
   ck_assert_fmr(fmr_commit(heap, p, 1, 64, "x", NULL, 0, 0, &id),
                 FMR_ESCRATCH);

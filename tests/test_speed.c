@@ -165,6 +165,7 @@ START_TEST(test_payload_index_follows_changes)
   ck_assert_fmr_ok(fmr_compact(path, NULL, NULL));
   ck_assert_fmr_ok(tu_open(path, 0, &heap));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(heap, "c", &rec));
   expect_committed(heap, rec.payload, 512);
   ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
@@ -226,6 +227,7 @@ START_TEST(test_open_twin_slots)
   void *p;
   uint64_t id;
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(tu_open(path, FMR_OPEN_CREATE, &heap));
   fill_heap(heap, 20, 100, NULL);
   ck_assert_fmr_ok(fmr_malloc(heap, 300, &p));

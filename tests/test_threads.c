@@ -53,6 +53,8 @@ START_TEST(test_two_heaps_interleaved)
     char name[16];
     snprintf(name, sizeof name, "x%d", i);
     fmr_record ra, rb;
+    fmr_record_init(&ra);
+    fmr_record_init(&rb);
     ck_assert_fmr_ok(fmr_record_find(a, name, &ra));
     ck_assert_fmr_ok(fmr_record_find(b, name, &rb));
     ck_assert_uint_eq(ra.id, ida[i]);
@@ -68,6 +70,7 @@ START_TEST(test_two_heaps_interleaved)
   }
   ck_assert_fmr_ok(fmr_record_free(a, ida[0]));
   fmr_record r;
+  fmr_record_init(&r);
   ck_assert_fmr(fmr_record_find(a, "x0", &r), FMR_ENOTFOUND);
   ck_assert_fmr_ok(fmr_record_find(b, "x0", &r));
   ck_assert_fmr_ok(fmr_close(a));
@@ -192,6 +195,7 @@ static void *worker_run(void *arg)
   for (int c = 0; c < committed; c++) {
     char name[32];
     fmr_record rec;
+    fmr_record_init(&rec);
     snprintf(name, sizeof name, "t%d-%d", w->index, c);
     if (fmr_record_find(heap, name, &rec) != 0) {
       WORKER_FAIL(w, "thread %d: record %s missing", w->index, name);
@@ -280,6 +284,7 @@ static void *catalog_run(void *arg)
     void *p, *q;
     uint64_t id, seed = 0xc000 + (uint64_t)r;
     fmr_record rec;
+    fmr_record_init(&rec);
     size_t size = 1 + (size_t)(tu_rand(&rng) % 3000);
     snprintf(name, sizeof name, "cat-%d", r);
     snprintf(other, sizeof other, "cat-%d-renamed", r);
@@ -365,6 +370,7 @@ static void *observer_run(void *arg)
   tu_fill(mine, 500, 99);
   while (!atomic_load(&h->stop)) {
     fmr_stats st;
+    fmr_stats_init(&st);
     uint8_t uuid[FMR_UUID_SIZE];
     uint64_t n = 0, reclaimed;
     if (fmr_stat(h->heap, &st) != 0)
@@ -404,6 +410,7 @@ static void *opener_run(void *arg)
   while (!atomic_load(&h->stop)) {
     fmr_heap *again;
     fmr_stats st;
+    fmr_stats_init(&st);
     if (fmr_open(h->path, NULL, &again) != 0) {
       WORKER_FAIL(w, "opener: open: %s", fmr_errmsg());
       break;
@@ -479,6 +486,7 @@ START_TEST(test_threads_hammer)
                     workers_records + kept);
   ck_assert_fmr_ok(fmr_check(h.heap, NULL, NULL));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(h.heap, "cat-0-renamed", &rec));
   ck_assert(tu_verify(rec.payload, rec.length / 2, 0xc000));
   ck_assert_fmr_ok(fmr_close(h.heap));
@@ -521,6 +529,7 @@ START_TEST(test_threads_own_heaps)
     ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
     /* Each heap holds only its own thread's records. */
     fmr_record rec;
+    fmr_record_init(&rec);
     char other[32];
     snprintf(other, sizeof other, "t%d-0", T - i);
     ck_assert_fmr(fmr_record_find(heap, other, &rec), FMR_ENOTFOUND);
@@ -559,6 +568,7 @@ START_TEST(test_same_path_refcount)
   ck_assert_uint_ge(fmr_usable_size(h2, p), 1000);
   ck_assert_fmr_ok(fmr_commit(h2, p, 1, 1000, "kept", NULL, 0, 0, &id));
   fmr_record rec;
+  fmr_record_init(&rec);
   ck_assert_fmr_ok(fmr_record_find(h2, "kept", &rec));
   ck_assert_fmr_ok(fmr_check(h2, NULL, NULL));
   ck_assert_fmr_ok(fmr_close(h2));

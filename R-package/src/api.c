@@ -78,6 +78,7 @@ SEXP C_rfm_sync(SEXP rt)
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot sync the heap file");
   fmr_stats st;
+  fmr_stats_init(&st);
   rc = fmr_stat(r->heap, &st);
   return Rf_ScalarReal(rc == FMR_OK ? (double)st.file_size : 0);
 }

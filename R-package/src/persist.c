@@ -51,6 +51,7 @@ void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role)
   else if (role == RFM_ROLE_NESTED)
     tag |= RFM_TAG_CONTAINER | RFM_TAG_ELEMENT;
   fmr_record rec;
+  fmr_record_init(&rec);
   int rc;
   if (!s->committed) {
     uint64_t id = 0;
@@ -158,6 +159,7 @@ static rfm_runtime *find_named(SEXP rt, SEXP name, fmr_record *rec)
 SEXP C_rfm_find(SEXP rt, SEXP name)
 {
   fmr_record rec;
+  fmr_record_init(&rec);
   find_named(rt, name, &rec);
   return rfm_wrap_record(rt, &rec);
 }
@@ -169,6 +171,7 @@ SEXP C_rfm_get_id(SEXP rt, SEXP id)
   if (r->mode != FMR_MODE_PERSISTENT)
     Rf_error("a scratch runtime has no records");
   fmr_record rec;
+  fmr_record_init(&rec);
   double d = Rf_asReal(id);
   if (ISNAN(d) || d < 1)
     Rf_error("invalid record id");
@@ -190,6 +193,7 @@ SEXP C_rfm_meta(SEXP x)
   if (!s->committed || s->malloced)
     return Rf_allocVector(RAWSXP, 0);
   fmr_record rec;
+  fmr_record_init(&rec);
   int rc = fmr_record_get(s->rt->heap, s->record_id, &rec);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot read the record");
@@ -332,6 +336,7 @@ SEXP C_rfm_list_fill(SEXP ids, SEXP values, SEXP attrs)
       rfm_fail(rc, "cannot store the ids of the list");
     }
     fmr_record rec;
+    fmr_record_init(&rec);
     if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
       s->generation = rec.generation;
   } else {
@@ -353,6 +358,7 @@ SEXP C_rfm_list_attrs(SEXP ids)
   if (s->type != REALSXP || !s->committed || s->malloced)
     return R_NilValue;
   fmr_record rec;
+  fmr_record_init(&rec);
   int rc = fmr_record_get(s->rt->heap, s->record_id, &rec);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot read the record");
@@ -391,6 +397,7 @@ SEXP C_rfm_unname(SEXP x)
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot remove the name of the record");
   fmr_record rec;
+  fmr_record_init(&rec);
   if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
     s->generation = rec.generation;
   return R_NilValue;
@@ -411,6 +418,7 @@ static void each_record(SEXP rt, SEXP ids,
     if (ISNAN(d) || d < 1)
       continue;
     fmr_record rec;
+    fmr_record_init(&rec);
     if (fmr_record_get(r->heap, (uint64_t)d, &rec) != FMR_OK ||
         rec.state != FMR_RECORD_COMMITTED)
       continue;
@@ -481,6 +489,7 @@ SEXP C_rfm_record_role(SEXP x)
   int named = 0, element = 0;
   if (s != NULL && !s->dead && s->committed && !s->malloced) {
     fmr_record rec;
+    fmr_record_init(&rec);
     int rc = fmr_record_get(s->rt->heap, s->record_id, &rec);
     if (rc != FMR_OK)
       rfm_fail(rc, "cannot read the record");
@@ -599,6 +608,7 @@ SEXP C_rfm_record_info(SEXP rt, SEXP id)
   if (ISNAN(d) || d < 1 || d != floor(d) || d > 9007199254740992.0)
     Rf_error("'id' must be a record id (a positive whole number)");
   fmr_record rec;
+  fmr_record_init(&rec);
   int rc = fmr_record_get(r->heap, (uint64_t)d, &rec);
   if (rc != FMR_OK && rc != FMR_ENOTFOUND)
     rfm_fail(rc, "cannot read the record");
@@ -686,6 +696,7 @@ SEXP C_rfm_drop_unnamed(SEXP path)
     rfm_fail(rc, what);
   }
   fmr_stats st;
+  fmr_stats_init(&st);
   rc = fmr_stat(heap, &st);
   if (rc != FMR_OK || st.refcount != 1) {
     fmr_close(heap);
@@ -887,6 +898,7 @@ static SEXP resolve_body(void *data)
   uint64_t id = strtoull(c->id, NULL, 10);
   uint64_t gen = strtoull(c->gen, NULL, 10);
   fmr_record rec;
+  fmr_record_init(&rec);
   int rc = fmr_record_get(r->heap, id, &rec);
   if (rc == FMR_ENOTFOUND ||
       (rc == FMR_OK && rec.state != FMR_RECORD_COMMITTED)) {

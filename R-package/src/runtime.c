@@ -368,6 +368,7 @@ static void sweep_orphans(rfm_runtime *r)
     if (g.flags.ids[i] & (REACH_SEEN | REACH_ROOT))
       continue;
     fmr_record rec;
+    fmr_record_init(&rec);
     if (fmr_record_get(r->heap, g.ids.ids[i], &rec) != FMR_OK)
       continue;
     if (fmr_record_free(r->heap, g.ids.ids[i]) != FMR_OK) {
@@ -527,21 +528,13 @@ SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
     snprintf(what, sizeof what, "cannot open fmalloc heap '%s'", path);
     rfm_fail(rc, what);
   }
-  if ((flags & FMR_OPEN_READONLY) && !fmr_is_readonly(heap)) {
-    /* the library gave this process's writer heap (a runtime of it is
-       closing, waiting for its vectors) */
-    fmr_close(heap);
-    Rf_error("'%s' is still open for writing in this R session (a closed "
-             "runtime waits for its vectors: drop them, or close it with "
-             "cleanup_fmalloc(force = TRUE))",
-             path);
-  }
   SEXP ext = runtime_wrap(heap, path, mode);
   if (ext == R_NilValue)
     Rf_error("out of memory");
   PROTECT(ext);
   rfm_runtime *r = R_ExternalPtrAddr(ext);
   fmr_stats st;
+  fmr_stats_init(&st);
   if (mode == FMR_MODE_PERSISTENT && !r->readonly &&
       fmr_stat(heap, &st) == FMR_OK && st.refcount == 1)
     sweep_orphans(r);
@@ -582,6 +575,7 @@ static void runtime_force_close(rfm_runtime *r)
   char *base = NULL;
   size_t len = 0;
   fmr_stats st;
+  fmr_stats_init(&st);
   if (r->nvec > 0 && fmr_stat(r->heap, &st) == FMR_OK && st.refcount == 1 &&
       st.file_size <= SIZE_MAX / 2) {
     for (rfm_store *s = r->stores; s != NULL; s = s->rt_next) {
@@ -671,6 +665,7 @@ SEXP C_rfm_holders(SEXP rt)
     REAL(len)[i] = (double)s->length;
     REAL(rec)[i] = s->committed ? (double)s->record_id : NA_REAL;
     fmr_record x;
+    fmr_record_init(&x);
     SET_STRING_ELT(name, i,
                    s->committed && !s->dead && r->heap != NULL &&
                            fmr_record_get(r->heap, s->record_id, &x) ==
@@ -766,6 +761,7 @@ SEXP C_rfm_info(SEXP rt)
     return ans;
   }
   fmr_stats st;
+  fmr_stats_init(&st);
   int rc = fmr_stat(r->heap, &st);
   if (rc != FMR_OK)
     rfm_fail(rc, "cannot read heap statistics");

@@ -296,6 +296,7 @@ void rfm_store_forget(rfm_store *s)
 void rfm_store_committed(rfm_store *s)
 {
   fmr_record rec;
+  fmr_record_init(&rec);
   if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
     s->editable = record_editable(&rec);
   table_insert(s->rt, s);

@@ -280,6 +280,7 @@ static void str_grow(rfm_store *s, size_t extra)
       rfm_fail(rc, "cannot swap in the grown character vector");
     }
     fmr_record rec;
+    fmr_record_init(&rec);
     if (fmr_record_get(s->rt->heap, s->record_id, &rec) == FMR_OK)
       s->generation = rec.generation;
   } else {

@@ -203,6 +203,26 @@ test_that("each scratch open is a runtime of its own", {
   expect_length(list.files(d, all.files = TRUE, no.. = TRUE), 0)
 })
 
+test_that("a reader opens beside a closed writer still held by its vectors", {
+  # The library gives a read-only open of a file this process writes a
+  # reader of its own (issue 10, item 16); before, it returned the
+  # writer heap and open_fmalloc() refused it.
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(c(1.5, 2.5, 3.5), runtime = rt)
+  fmalloc_save(x, "x", runtime = rt)
+  cleanup_fmalloc(rt) # waits for x
+  ro <- open_fmalloc(path, readonly = TRUE)
+  expect_true(diagnose_fmalloc_runtime(ro)$summary$readonly)
+  y <- fmalloc_load("x", runtime = ro)
+  expect_equal(sum(y), 7.5)
+  expect_error(fmalloc_save(y, "y", runtime = ro), "read-only")
+  expect_equal(sum(x), 7.5)
+  cleanup_fmalloc(ro)
+  rm(x, y)
+  invisible(gc())
+})
+
 test_that("open_fmalloc(readonly = TRUE) opens a reader of an unlocked file", {
   path <- heap_file()
   rt <- open_fmalloc(path)
