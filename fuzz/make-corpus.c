@@ -171,6 +171,61 @@ static void write_ops_seed(const char *dir, const char *name,
   free(buf);
 }
 
+/* A new heap and a script of the opcodes OPS with some argument bytes
+   forced: in FORCED, the character at a step's index says what its
+   choice byte (fuzz-ops.c) asks for, '.' leaving all random:
+     S  reopen: open a scratch heap instead
+     M  reopen: the close, sync: the sync, commit: its FMR_COMMIT_SYNC
+        flush; the Nth msync fails (N = 1, 2, 3 on the 1st, 2nd, 3rd M)
+     F  reopen or sync: the first fsync fails */
+static void write_forced_seed(const char *dir, const char *name,
+                              const char *ops, const char *forced)
+{
+  size_t steps = strlen(ops);
+  size_t script_len = steps * OP_BYTES;
+  size_t len = 2 + script_len;
+  unsigned char *buf = malloc(len);
+  char path[4096];
+  unsigned nth = 0;
+  if (buf == NULL)
+    exit(1);
+  buf[0] = (unsigned char)(script_len & 0xff);
+  buf[1] = (unsigned char)(script_len >> 8);
+  make_script(buf + 2, steps, ops);
+  for (size_t i = 0; i < steps; i++) {
+    unsigned char *step = buf + 2 + i * OP_BYTES;
+    char f = forced[i];
+    unsigned arm = f == 'F' ? 3 : 2 + 4 * (nth % 3);
+    if (f == '.')
+      continue;
+    if (f == 'M')
+      nth++;
+    switch (ops[i]) {
+    case 'q': /* byte 1: scratch one time in eight; byte 2: the fault */
+      step[1] = f == 'S' ? 7 : 0;
+      step[2] = (unsigned char)arm;
+      break;
+    case 'n':
+      step[1] = (unsigned char)arm;
+      break;
+    case 'e': /* name n<i>, FMR_COMMIT_SYNC, the fault in the last byte */
+      step[2] = (unsigned char)(i % 12);
+      step[8] = 0;
+      step[OP_BYTES - 1] = (unsigned char)arm;
+      break;
+    default:
+      break;
+    }
+  }
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+    perror(path);
+    exit(1);
+  }
+  free(buf);
+}
+
 /* Opcodes of fuzz-ops.c as letters:
    a malloc  b calloc  c realloc  d free  e commit  f find  g get
    h update  i rename  j set_payload  k tombstone  l record_free
@@ -224,6 +279,15 @@ static int write_ops_seeds(const char *dir)
                  "gfijhaejnqrs");
   for (int i = 0; i < 3; i++)
     free(heap[i]);
+  /* Scratch heaps and failed flushes (forced choices). */
+  write_forced_seed(dir, "ops-scratch.bin", "aeaqabcdeafgmnpqae",
+                    "...S.......MF..S..");
+  write_forced_seed(dir, "ops-sync-fails.bin", "aeaeldnaenaeknaenle",
+                    "......M...M.....F..");
+  write_forced_seed(dir, "ops-commit-sync-fails.bin", "aeaeaealdaeqae",
+                    ".M.M.M.....F..");
+  write_forced_seed(dir, "ops-close-fails.bin", "aeaelqaeaqae",
+                    ".....M...F..");
   return 0;
 }
 
