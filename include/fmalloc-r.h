@@ -83,8 +83,10 @@ enum fmr_error {
   FMR_ENOTOWNED = -26,    /* pointer is not a live block of this heap */
   FMR_ETOOBIG = -27,      /* size does not fit in the address space */
   FMR_EFORKED = -28,      /* heap was opened before fork(); reopen it */
-  FMR_EGONE = -29         /* heap file was deleted or replaced: changes
+  FMR_EGONE = -29,        /* heap file was deleted or replaced: changes
                              would be lost; open the path again */
+  FMR_EREPLACED = -30     /* a reader's file was replaced at its path
+                             (e.g. compacted): reopen to see new records */
 };
 
 /* Heap modes. */
