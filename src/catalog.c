@@ -41,20 +41,34 @@ static inline uint64_t load_state(const struct fmr_disk_record *r)
   return __atomic_load_n(&r->rec_state, __ATOMIC_ACQUIRE);
 }
 
-/* Count a change of the catalog in the first segment's seg_changes, after
-   the change itself (release): a reader that loaded the catalog after
-   reading the counter, and finds it unchanged later, has seen every
-   change (see fmr_heap_unchanged).  Only the writer stores it, under the
-   heap lock. */
-static void count_change(struct fmr_heap *heap)
+/* Count a change of the catalog in the first segment's seg_changes, as a
+   sequence lock: odd while a change is under way, even again after it.
+   The odd value is stored before the change (whose own store is a
+   release) and the next even one after it (release), so a reader that
+   saw any store of the change also sees the counter moved, and one that
+   finds the same even value before and after reading the catalog read
+   no change (see fmr_heap_unchanged).  Only the writer stores it, under
+   the heap lock; a crash in the middle leaves it odd, and the next
+   change makes it even again. */
+static uint64_t change_begin(struct fmr_heap *heap)
+{
+  uint64_t head = heap->meta.meta_catalog_head;
+  if (head == 0)
+    return 0;
+  struct fmr_disk_segment *seg = fmr_at(heap, head);
+  uint64_t v = __atomic_load_n(&seg->seg_changes, __ATOMIC_RELAXED) | 1;
+  __atomic_store_n(&seg->seg_changes, v, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  return v;
+}
+
+static void change_end(struct fmr_heap *heap, uint64_t v)
 {
   uint64_t head = heap->meta.meta_catalog_head;
   if (head == 0)
     return;
   struct fmr_disk_segment *seg = fmr_at(heap, head);
-  __atomic_store_n(&seg->seg_changes,
-                   __atomic_load_n(&seg->seg_changes, __ATOMIC_RELAXED) + 1,
-                   __ATOMIC_RELEASE);
+  __atomic_store_n(&seg->seg_changes, v + 1, __ATOMIC_RELEASE);
 }
 
 bool fmr_catalog_changes(const struct fmr_heap *heap, uint64_t *changes_out)
@@ -70,12 +84,13 @@ bool fmr_catalog_changes(const struct fmr_heap *heap, uint64_t *changes_out)
 }
 
 /* The publishing store: every field written before it is visible to any
-   process that sees the new state.  Then the change is counted. */
+   process that sees the new state.  The change is counted around it. */
 static inline void store_state(struct fmr_heap *heap,
                                struct fmr_disk_record *r, uint64_t state)
 {
+  uint64_t v = change_begin(heap);
   __atomic_store_n(&r->rec_state, state, __ATOMIC_RELEASE);
-  count_change(heap);
+  change_end(heap, v);
 }
 
 uint32_t fmr_record_checksum(const struct fmr_disk_record *r)
@@ -283,8 +298,9 @@ static int add_segment(struct fmr_heap *heap, uint64_t slots)
       fmr_block_release(heap, offset, bytes, false);
       return rc;
     }
+    uint64_t v = change_begin(heap);
     __atomic_store_n(&tail->seg_next, offset, __ATOMIC_RELEASE);
-    count_change(heap);
+    change_end(heap, v);
     fmr_heap_msync(heap, heap->catalog_tail, SEGMENT_HEADER);
   } else {
     heap->meta.meta_catalog_head = offset;

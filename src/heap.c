@@ -707,7 +707,8 @@ static int reader_load(struct fmr_heap *heap)
       return mrc;
     uint64_t after = 0;
     if (meta.meta_txn == txn &&
-        (!trusted || (fmr_catalog_changes(heap, &after) && after == changes)))
+        (!trusted || (fmr_catalog_changes(heap, &after) && after == changes &&
+                      changes % 2 == 0)))
       /* Nothing moved: the damage is in the file. */
       return fmr_fail(rc, "%s", why);
     mrc = reader_adopt(heap, &meta);
@@ -729,8 +730,12 @@ bool fmr_heap_unchanged(const struct fmr_heap *heap)
   uint64_t t1 = __atomic_load_n(&m1->meta_txn, __ATOMIC_ACQUIRE);
   if ((t0 > t1 ? t0 : t1) != heap->meta.meta_txn)
     return false;
+  /* What was read before (the catalog) is read before the counter. */
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
   uint64_t changes;
-  return fmr_catalog_changes(heap, &changes) && changes == heap->changes_seen;
+  /* Odd: a change was under way when the catalog was loaded. */
+  return heap->changes_seen % 2 == 0 && fmr_catalog_changes(heap, &changes) &&
+         changes == heap->changes_seen;
 }
 
 /* Open an existing heap file whose descriptor is heap->fd. */

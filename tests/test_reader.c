@@ -52,13 +52,34 @@ struct writer_args {
    grows the file for a new segment) is hit about once in 15 files.  So
    the files go to /dev/shm when there is one (a mkdtemp directory,
    removed at the end), 40 files a second. */
-static char *race_dir(void)
+static char *shm_base; /* made before, removed after the test cases, in
+                          the parent process: also when a test fails */
+
+static void shm_setup(void)
 {
   struct stat st;
-  if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+  if (shm_base == NULL && stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
       access("/dev/shm", W_OK) == 0) {
-    char *dir = strdup("/dev/shm/fmr-test-reader.XXXXXX");
-    ck_assert_ptr_nonnull(dir);
+    shm_base = strdup("/dev/shm/fmr-test-reader.XXXXXX");
+    if (shm_base != NULL && mkdtemp(shm_base) == NULL) {
+      free(shm_base);
+      shm_base = NULL;
+    }
+  }
+}
+
+static void shm_teardown(void)
+{
+  if (shm_base != NULL)
+    tu_rmtree(shm_base);
+  free(shm_base);
+  shm_base = NULL;
+}
+
+static char *race_dir(void)
+{
+  if (shm_base != NULL) {
+    char *dir = tu_path(shm_base, "t.XXXXXX");
     if (mkdtemp(dir) != NULL)
       return dir;
     free(dir);
@@ -500,10 +521,12 @@ Suite *reader_suite(void)
 {
   Suite *s = suite_create("reader");
   TCase *tc = tcase_create("race");
+  tcase_add_unchecked_fixture(tc, shm_setup, shm_teardown);
   tu_timeout(tc, 30);
   tcase_add_test(tc, test_reader_races_writer);
   suite_add_tcase(s, tc);
   tc = tcase_create("check");
+  tcase_add_unchecked_fixture(tc, shm_setup, shm_teardown);
   tu_timeout(tc, 30);
   tcase_add_test(tc, test_check_with_live_writer);
   suite_add_tcase(s, tc);
