@@ -338,9 +338,10 @@ static void check_allocator(struct checker *c)
    through (a record committed after the catalog was loaded, an update
    between its two slots).  A scan during which the writer published
    nothing (fmr_heap_unchanged) saw one consistent catalog and its
-   problems are reported; otherwise the scan is repeated, and only
-   problems found by CHECK_ATTEMPTS scans in a row are reported. */
-#define CHECK_ATTEMPTS 4
+   problems are reported once a second such scan found them too;
+   otherwise the scan is repeated, and only problems found by
+   CHECK_ATTEMPTS scans in a row are reported. */
+#define CHECK_ATTEMPTS 6
 
 static uint64_t message_key(const char *msg)
 {
@@ -352,6 +353,7 @@ static void check_reader(struct checker *c)
 {
   struct fmr_heap *heap = c->heap;
   struct fmr_map persist; /* problems of every scan so far, by hash */
+  bool was_stable = false;
   fmr_map_init(&persist);
   for (int attempt = 1; attempt <= CHECK_ATTEMPTS; attempt++) {
     int rc = fmr_heap_refresh_locked(heap);
@@ -383,11 +385,11 @@ static void check_reader(struct checker *c)
     }
     fmr_map_destroy(&persist);
     persist = now;
-    if (stable || attempt == CHECK_ATTEMPTS || persist.count == 0) {
+    if ((stable && was_stable) || attempt == CHECK_ATTEMPTS ||
+        persist.count == 0) {
       uint64_t reported = 0;
       for (size_t at = 0; at < c->found_len; at += strlen(c->found + at) + 1) {
-        if (!stable &&
-            fmr_map_get(&persist, message_key(c->found + at)) == NULL)
+        if (fmr_map_get(&persist, message_key(c->found + at)) == NULL)
           continue;
         reported++;
         if (c->report != NULL)
@@ -396,6 +398,9 @@ static void check_reader(struct checker *c)
       c->problems = reported;
       break;
     }
+    was_stable = stable;
+    if (stable)
+      continue; /* nothing moves: look again at once */
     /* Let the writer get on, then look again. */
     fmr_unlock(heap);
     struct timespec pause = {0, 2000000};
