@@ -85,6 +85,8 @@ enum fmr_error {
   FMR_EFORKED = -28,      /* heap was opened before fork(); reopen it */
   FMR_EGONE = -29,        /* heap file was deleted or replaced: changes
                              would be lost; open the path again */
+  FMR_EREPLACED = -30,    /* a reader's file was replaced at its path
+                             (e.g. compacted): reopen to see new records */
   FMR_EDANGLING = -31     /* path is a symbolic link to nothing: no heap
                              is created through it */
 };

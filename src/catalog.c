@@ -41,11 +41,56 @@ static inline uint64_t load_state(const struct fmr_disk_record *r)
   return __atomic_load_n(&r->rec_state, __ATOMIC_ACQUIRE);
 }
 
-/* The publishing store: every field written before it is visible to any
-   process that sees the new state. */
-static inline void store_state(struct fmr_disk_record *r, uint64_t state)
+/* Count a change of the catalog in the first segment's seg_changes, as a
+   sequence lock: odd while a change is under way, even again after it.
+   The odd value is stored before the change (whose own store is a
+   release) and the next even one after it (release), so a reader that
+   saw any store of the change also sees the counter moved, and one that
+   finds the same even value before and after reading the catalog read
+   no change (see fmr_heap_unchanged).  Only the writer stores it, under
+   the heap lock; a crash in the middle leaves it odd, and the next
+   change makes it even again. */
+static uint64_t change_begin(struct fmr_heap *heap)
 {
+  uint64_t head = heap->meta.meta_catalog_head;
+  if (head == 0)
+    return 0;
+  struct fmr_disk_segment *seg = fmr_at(heap, head);
+  uint64_t v = __atomic_load_n(&seg->seg_changes, __ATOMIC_RELAXED) | 1;
+  __atomic_store_n(&seg->seg_changes, v, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  return v;
+}
+
+static void change_end(struct fmr_heap *heap, uint64_t v)
+{
+  uint64_t head = heap->meta.meta_catalog_head;
+  if (head == 0)
+    return;
+  struct fmr_disk_segment *seg = fmr_at(heap, head);
+  __atomic_store_n(&seg->seg_changes, v + 1, __ATOMIC_RELEASE);
+}
+
+bool fmr_catalog_changes(const struct fmr_heap *heap, uint64_t *changes_out)
+{
+  uint64_t head = heap->meta.meta_catalog_head;
+  uint64_t mapped = atomic_load_explicit(&heap->mapped, memory_order_acquire);
+  if (head % FMR_GRANULE != 0 || head < FMR_HEAP_START ||
+      mapped < SEGMENT_HEADER || head > mapped - SEGMENT_HEADER)
+    return false;
+  const struct fmr_disk_segment *seg = fmr_at(heap, head);
+  *changes_out = __atomic_load_n(&seg->seg_changes, __ATOMIC_ACQUIRE);
+  return true;
+}
+
+/* The publishing store: every field written before it is visible to any
+   process that sees the new state.  The change is counted around it. */
+static inline void store_state(struct fmr_heap *heap,
+                               struct fmr_disk_record *r, uint64_t state)
+{
+  uint64_t v = change_begin(heap);
   __atomic_store_n(&r->rec_state, state, __ATOMIC_RELEASE);
+  change_end(heap, v);
 }
 
 uint32_t fmr_record_checksum(const struct fmr_disk_record *r)
@@ -309,7 +354,9 @@ static int add_segment(struct fmr_heap *heap, uint64_t slots)
       fmr_block_release(heap, offset, bytes, false);
       return rc;
     }
+    uint64_t v = change_begin(heap);
     __atomic_store_n(&tail->seg_next, offset, __ATOMIC_RELEASE);
+    change_end(heap, v);
     fmr_heap_msync(heap, heap->catalog_tail, SEGMENT_HEADER);
   } else {
     heap->meta.meta_catalog_head = offset;
@@ -348,7 +395,7 @@ static int take_slot(struct fmr_heap *heap, uint64_t *slot_out)
    highest id ever issued can be found again after a crash. */
 static void release_slot(struct fmr_heap *heap, uint64_t slot)
 {
-  store_state(slot_at(heap, slot), FMR_SLOT_EMPTY);
+  store_state(heap, slot_at(heap, slot), FMR_SLOT_EMPTY);
   /* Capacity for every slot was reserved when its segment was added. */
   heap->free_slots.items[heap->free_slots.count++] = slot;
 }
@@ -705,6 +752,15 @@ static int load_by_index(struct fmr_heap *heap, bool recovering)
       continue;
     uint64_t slot = heap->by_id.entries[i].value;
     const struct fmr_disk_record *r = slot_at(heap, slot);
+    struct fmr_disk_record copy;
+    if (heap->readonly) {
+      /* The writer may have reused the slot since walk_segments checked
+         it: check a copy, and use only the copy. */
+      memcpy(&copy, r, sizeof copy);
+      if (fmr_record_validate(heap, &copy) != FMR_OK)
+        continue;
+      r = &copy;
+    }
     if (load_state(r) == FMR_SLOT_COMMITTED) {
       heap->records_committed++;
       heap->record_bytes += r->rec_payload_bytes;
@@ -1024,7 +1080,7 @@ static int write_record(struct fmr_heap *heap,
       return rc;
     }
   }
-  store_state(r, state);
+  store_state(heap, r, state);
   heap->aux_bytes += aux_bytes;
   *slot_out = slot;
   return FMR_OK;
@@ -1221,7 +1277,9 @@ static int lookup_locked(struct fmr_heap *heap, uint64_t id, const char *name,
       *slot_out = slot;
       return FMR_OK;
     }
-    if (!heap->readonly)
+    /* A reader reloads only if the writer published something since
+       its last load: a miss costs a lookup, not a catalog scan. */
+    if (!heap->readonly || fmr_heap_unchanged(heap))
       break;
     int rc = fmr_heap_refresh_locked(heap);
     if (rc != FMR_OK)
@@ -1464,7 +1522,7 @@ FMR_EXPORT int fmr_record_tombstone(fmr_heap *heap, uint64_t id)
     if (load_state(r) == FMR_SLOT_COMMITTED) {
       if (r->rec_name_len > 0)
         name_remove(heap, record_name(heap, r), r->rec_name_len);
-      store_state(r, FMR_SLOT_TOMBSTONE);
+      store_state(heap, r, FMR_SLOT_TOMBSTONE);
       heap->records_committed--;
       heap->records_tombstone++;
       heap->record_bytes -= r->rec_payload_bytes;

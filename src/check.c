@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fmr-internal.h"
 
@@ -33,6 +34,12 @@ struct checker {
   size_t count, capacity;
   uint64_t catalog_bytes;
   bool nomem;
+  /* A reader collects its problems here (NUL-separated) instead of
+     reporting them: while a writer changes the file, only those that
+     persist are reported (check_reader). */
+  bool collect;
+  char *found;
+  size_t found_len, found_cap;
 };
 
 enum { KIND_SEGMENT = 1, KIND_PAYLOAD, KIND_AUX, KIND_BLOCK, KIND_FREE };
@@ -64,8 +71,25 @@ static void problem(struct checker *c, const char *fmt, ...)
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   c->problems++;
-  if (c->report != NULL)
+  if (c->collect) {
+    size_t len = strlen(buf) + 1;
+    if (c->found_len + len > c->found_cap) {
+      size_t cap = c->found_cap ? c->found_cap * 2 : 4096;
+      while (cap < c->found_len + len)
+        cap *= 2;
+      char *p = realloc(c->found, cap);
+      if (p == NULL) {
+        c->nomem = true;
+        return;
+      }
+      c->found = p;
+      c->found_cap = cap;
+    }
+    memcpy(c->found + c->found_len, buf, len);
+    c->found_len += len;
+  } else if (c->report != NULL) {
     c->report(buf, c->arg);
+  }
 }
 
 static void add_piece(struct checker *c, uint64_t offset, uint64_t bytes,
@@ -175,8 +199,12 @@ static void scan_catalog(struct checker *c)
     for (uint64_t i = 0; i < seg->seg_slots; i++) {
       uint64_t slot =
           offset + sizeof *seg + i * sizeof(struct fmr_disk_record);
-      const struct fmr_disk_record *r = fmr_at(heap, slot);
-      uint64_t state = __atomic_load_n(&r->rec_state, __ATOMIC_ACQUIRE);
+      /* A copy: a reader's writer may change the slot meanwhile, and
+         nothing read from it is used unchecked. */
+      struct fmr_disk_record copy;
+      const struct fmr_disk_record *r = &copy;
+      memcpy(&copy, fmr_at(heap, slot), sizeof copy);
+      uint64_t state = copy.rec_state;
       if (state == FMR_SLOT_EMPTY)
         continue;
       int why = fmr_record_validate(heap, r);
@@ -220,8 +248,11 @@ static void scan_catalog(struct checker *c)
           uint64_t *other;
           /* Hash collisions of distinct names are compared byte-wise. */
           while ((other = fmr_map_get(&names, h)) != NULL) {
-            const struct fmr_disk_record *o = fmr_at(heap, *other);
-            if (o->rec_name_len == r->rec_name_len &&
+            struct fmr_disk_record o_copy;
+            const struct fmr_disk_record *o = &o_copy;
+            memcpy(&o_copy, fmr_at(heap, *other), sizeof o_copy);
+            if (fmr_record_validate(heap, o) == FMR_OK &&
+                o->rec_name_len == r->rec_name_len &&
                 memcmp(fmr_at(heap, o->rec_aux_offset), name,
                        r->rec_name_len) == 0) {
               problem(c, "records %llu and %llu have the same name \"%.*s\"",
@@ -308,6 +339,83 @@ static void check_allocator(struct checker *c)
     problem(c, "used and free bytes do not add up to the heap size");
 }
 
+/* A reader checks the file as it is now, while a writer may change it
+   under the scan: a problem seen then may be a state the writer passed
+   through (a record committed after the catalog was loaded, an update
+   between its two slots).  A scan during which the writer published
+   nothing (fmr_heap_unchanged) saw one consistent catalog and its
+   problems are reported once a second such scan found them too;
+   otherwise the scan is repeated, and only problems found by
+   CHECK_ATTEMPTS scans in a row are reported. */
+#define CHECK_ATTEMPTS 6
+
+static uint64_t message_key(const char *msg)
+{
+  uint64_t h = fmr_name_hash(msg, strlen(msg));
+  return h ? h : 1;
+}
+
+static void check_reader(struct checker *c)
+{
+  struct fmr_heap *heap = c->heap;
+  struct fmr_map persist; /* problems of every scan so far, by hash */
+  bool was_stable = false;
+  fmr_map_init(&persist);
+  for (int attempt = 1; attempt <= CHECK_ATTEMPTS; attempt++) {
+    int rc = fmr_heap_refresh_locked(heap);
+    if (rc != FMR_OK) {
+      c->collect = false;
+      problem(c, "cannot reload the catalog: %s", fmr_errmsg());
+      break;
+    }
+    c->problems = 0;
+    c->count = 0;
+    c->catalog_bytes = 0;
+    c->found_len = 0;
+    c->collect = true;
+    if (heap->mode == FMR_MODE_PERSISTENT)
+      scan_catalog(c);
+    check_pieces(c, false);
+    c->collect = false;
+    if (c->problems == 0 && !c->nomem)
+      break;
+    bool stable = fmr_heap_unchanged(heap);
+    /* Keep the problems this scan shares with every earlier one. */
+    struct fmr_map now;
+    fmr_map_init(&now);
+    for (size_t at = 0; at < c->found_len; at += strlen(c->found + at) + 1) {
+      uint64_t key = message_key(c->found + at);
+      if ((attempt == 1 || fmr_map_get(&persist, key) != NULL) &&
+          fmr_map_put(&now, key, 1) != FMR_OK)
+        c->nomem = true;
+    }
+    fmr_map_destroy(&persist);
+    persist = now;
+    if ((stable && was_stable) || attempt == CHECK_ATTEMPTS ||
+        persist.count == 0) {
+      uint64_t reported = 0;
+      for (size_t at = 0; at < c->found_len; at += strlen(c->found + at) + 1) {
+        if (fmr_map_get(&persist, message_key(c->found + at)) == NULL)
+          continue;
+        reported++;
+        if (c->report != NULL)
+          c->report(c->found + at, c->arg);
+      }
+      c->problems = reported;
+      break;
+    }
+    was_stable = stable;
+    if (stable)
+      continue; /* nothing moves: look again at once */
+    /* Let the writer get on, then look again. */
+    fmr_unlock(heap);
+    struct timespec pause = {0, 2000000};
+    nanosleep(&pause, NULL);
+    fmr_lock(heap);
+  }
+  fmr_map_destroy(&persist);
+}
+
 FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
 {
   struct checker c = {.heap = heap, .report = report, .arg = arg};
@@ -315,12 +423,10 @@ FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
     return fmr_fail(FMR_EINVAL, "fmr_check: heap is required");
   fmr_lock(heap);
   if (heap->readonly) {
-    /* A reader checks the file as it is now. */
-    int rc = fmr_heap_refresh_locked(heap);
-    if (rc != FMR_OK) {
-      problem(&c, "cannot reload the catalog: %s", fmr_errmsg());
-      goto done;
-    }
+    check_reader(&c);
+    if (c.nomem)
+      problem(&c, "out of memory: the check is incomplete");
+    goto done;
   }
   const struct fmr_disk_meta *meta = fmr_at(
       heap, (heap->meta.meta_txn % FMR_META_PAGES) * FMR_META_PAGE_SIZE);
@@ -337,6 +443,7 @@ FMR_EXPORT int fmr_check(fmr_heap *heap, fmr_report_fn report, void *arg)
 done:
   fmr_unlock(heap);
   free(c.pieces);
+  free(c.found);
   if (c.problems > 0)
     return fmr_fail(FMR_ECORRUPT, "%llu problem(s) found in %s",
                     (unsigned long long)c.problems, heap->path);

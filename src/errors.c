@@ -99,6 +99,10 @@ FMR_EXPORT const char *fmr_strerror(int code)
     return "the heap file was deleted or replaced after it was opened: "
            "changes would be lost when the heap closes; open the path "
            "again";
+  case FMR_EREPLACED:
+    return "the heap file was replaced at its path (compacted?) after this "
+           "reader opened it: it sees nothing new; close it and open the "
+           "path again";
   case FMR_EDANGLING:
     return "the path is a symbolic link to a file that does not exist; "
            "no heap is created through it: create the target or remove the "

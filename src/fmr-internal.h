@@ -61,9 +61,17 @@
 
 /* Feature flags.  A reader must refuse a file with an unknown bit in
    meta_features_incompat; a writer must also refuse unknown bits in
-   meta_features_ro_compat; unknown compat bits are ignored.  Version 1
-   defines none. */
-#define FMR_FEATURES_COMPAT_KNOWN    0u
+   meta_features_ro_compat; unknown compat bits are ignored. */
+
+/* The writer counts catalog changes in seg_changes of the first segment,
+   and every meta page it writes has meta_change_txn == meta_txn.  A
+   library that does not know the bit keeps it (it copies the meta page)
+   but writes meta pages without updating meta_change_txn, so a reader
+   trusts the counter only while the two are equal: a writer that does
+   not count changes makes readers always reload, as before. */
+#define FMR_FEATURE_COMPAT_CHANGE_COUNT 0x1u
+
+#define FMR_FEATURES_COMPAT_KNOWN    FMR_FEATURE_COMPAT_CHANGE_COUNT
 #define FMR_FEATURES_RO_COMPAT_KNOWN 0u
 #define FMR_FEATURES_INCOMPAT_KNOWN  0u
 
@@ -83,7 +91,9 @@ struct fmr_disk_meta {
   uint64_t meta_next_id;            /* no record id below it is free */
   uint64_t meta_flags;              /* FMR_META_* */
   uint64_t meta_create_time;        /* seconds since the epoch */
-  uint64_t meta_reserved[5];        /* zero */
+  uint64_t meta_change_txn;         /* meta_txn when the writer counts
+                                       catalog changes, else stale or 0 */
+  uint64_t meta_reserved[4];        /* zero */
   uint32_t meta_size;               /* sizeof (struct fmr_disk_meta) */
   uint32_t meta_checksum;           /* CRC-32C of all bytes before it */
 };
@@ -98,7 +108,8 @@ struct fmr_disk_segment {
   uint32_t seg_pad;               /* zero */
   uint32_t seg_checksum;          /* CRC-32C of all bytes before it */
   uint64_t seg_next;              /* next segment or 0; written last */
-  uint64_t seg_reserved2;         /* zero */
+  uint64_t seg_changes;           /* first segment: catalog changes so far
+                                     (not in the checksum); else zero */
 };
 
 /* Slot states: distinctive 8-byte values so that stray bytes are not taken
@@ -316,6 +327,11 @@ struct fmr_heap {
      again when next needed) by a reload or when memory runs out. */
   struct fmr_map payloads;
   bool payloads_indexed;
+  /* Reader: the writer's change counter read before the last catalog
+     load, and whether the file's writer keeps one (see
+     FMR_FEATURE_COMPAT_CHANGE_COUNT). */
+  uint64_t changes_seen;
+  bool changes_trusted;
 };
 
 /* The heap lock.  Critical sections are short (an allocation is tens of
@@ -396,6 +412,10 @@ int fmr_heap_msync(struct fmr_heap *heap, uint64_t offset, uint64_t len);
 /* Reader: re-read the meta page, map what the writer added and reload
    the catalog.  Caller holds heap->lock. */
 int fmr_heap_refresh_locked(struct fmr_heap *heap);
+/* Reader: true if the writer has published nothing since the last
+   catalog load (no new meta page, the change counter unchanged), so a
+   reload would find the same catalog.  Caller holds heap->lock. */
+bool fmr_heap_unchanged(const struct fmr_heap *heap);
 
 /* A heap file made for fmr_compact(): created at PATH (which must not
    exist) with the writer lock, INITIAL bytes and the given uuid, and not
@@ -467,6 +487,9 @@ void fmr_catalog_empty_slots(struct fmr_heap *heap, const uint64_t *slots,
    caller keeps the heap open. */
 int fmr_catalog_flush_slots(struct fmr_heap *heap, const uint64_t *slots,
                             size_t n);
+/* The first segment's seg_changes, or false if the catalog head is not
+   a mapped segment. */
+bool fmr_catalog_changes(const struct fmr_heap *heap, uint64_t *changes_out);
 
 /* ------------------------------------------------------------------ */
 /* Fault injection (test builds only)                                   */

@@ -318,6 +318,9 @@ static int write_meta(struct fmr_heap *heap, bool clean, bool durable)
       clean || heap->id_limit < heap->next_id ? heap->next_id : heap->id_limit;
   meta.meta_flags = clean ? (meta.meta_flags | FMR_META_CLEAN)
                           : (meta.meta_flags & ~(uint64_t)FMR_META_CLEAN);
+  /* This library counts catalog changes (see fmr-internal.h). */
+  meta.meta_features_compat |= FMR_FEATURE_COMPAT_CHANGE_COUNT;
+  meta.meta_change_txn = meta.meta_txn;
   meta.meta_size = sizeof meta;
   meta.meta_checksum = meta_checksum(&meta);
   memcpy(meta_page(heap, meta.meta_txn), &meta, sizeof meta);
@@ -801,6 +804,126 @@ static int reserve_existing(struct fmr_heap *heap)
                         heap->path, (unsigned long long)heap->file_size);
 }
 
+/* ------------------------------------------------------------------ */
+/* Readers                                                              */
+
+/* A reader shares the file with a writer that keeps changing it.  Every
+   catalog load may race the writer, so a load that finds damage is
+   repeated on the file's current meta page; damage is reported only when
+   the meta page and the writer's change counter stayed the same across
+   the failed load (the writer publishes nothing incomplete: a new
+   segment is written before it is linked, and one past the reader's
+   mapping means the file grew, which writes a meta page). */
+#define READER_LOAD_ATTEMPTS 32
+
+/* Read the current meta page of the reader's file into *META, and the
+   file's size into *SIZE. */
+static int reader_read_meta(struct fmr_heap *heap, struct fmr_disk_meta *meta,
+                            struct stat *st)
+{
+  unsigned char pages[FMR_HEAP_START];
+  /* The meta page first, then the size: the writer grows the file
+     before a meta page records the new size. */
+  if (pread(heap->fd, pages, sizeof pages, 0) != (ssize_t)sizeof pages ||
+      fstat(heap->fd, st) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot read %s", heap->path);
+  int rc = choose_meta(heap->path, pages, (uint64_t)st->st_size, meta);
+  if (rc != FMR_OK)
+    return rc;
+  if (memcmp(meta->meta_uuid, heap->meta.meta_uuid, FMR_UUID_SIZE) != 0)
+    return fmr_fail(FMR_ECORRUPT, "%s was replaced by another heap file",
+                    heap->path);
+  if (meta->meta_file_size > (uint64_t)st->st_size)
+    return fmr_fail(FMR_ETRUNCATED, "%s is shorter than its meta page records",
+                    heap->path);
+  if (meta->meta_file_size > heap->reserved)
+    return fmr_fail(FMR_EFULL,
+                    "%s grew past the address space this reader "
+                    "reserved; reopen it",
+                    heap->path);
+  return FMR_OK;
+}
+
+/* Map what META records and make it the reader's meta page. */
+static int reader_adopt(struct fmr_heap *heap,
+                        const struct fmr_disk_meta *meta)
+{
+  int rc = map_more(heap, meta->meta_file_size);
+  if (rc != FMR_OK)
+    return rc;
+  heap->meta = *meta;
+  heap->file_size = atomic_load_explicit(&heap->mapped, memory_order_relaxed);
+  return FMR_OK;
+}
+
+/* Does the writer of the file count catalog changes, and how many so
+   far? */
+static bool reader_changes(const struct fmr_heap *heap, uint64_t *changes)
+{
+  const struct fmr_disk_meta *m = &heap->meta;
+  *changes = 0;
+  return (m->meta_features_compat & FMR_FEATURE_COMPAT_CHANGE_COUNT) &&
+         m->meta_change_txn == m->meta_txn &&
+         fmr_catalog_changes(heap, changes);
+}
+
+/* Load the catalog of heap->meta (mapped), again on the current meta page
+   while a failure may come from the writer's changes meanwhile. */
+static int reader_load(struct fmr_heap *heap)
+{
+  for (int attempt = 1;; attempt++) {
+    uint64_t changes;
+    /* The counter is read before the load: a change after this read
+       makes fmr_heap_unchanged false. */
+    heap->changes_trusted = reader_changes(heap, &changes);
+    heap->changes_seen = changes;
+    fmr_catalog_reset(heap);
+    int rc = fmr_catalog_load(heap, FMR_OPEN_READONLY);
+    if ((rc != FMR_ECORRUPT && rc != FMR_ECHECKSUM) ||
+        attempt == READER_LOAD_ATTEMPTS)
+      return rc;
+    struct fmr_disk_meta meta;
+    struct stat st;
+    uint64_t txn = heap->meta.meta_txn;
+    bool trusted = heap->changes_trusted;
+    char why[512];
+    snprintf(why, sizeof why, "%s", fmr_errmsg());
+    int mrc = reader_read_meta(heap, &meta, &st);
+    if (mrc != FMR_OK)
+      return mrc;
+    uint64_t after = 0;
+    if (meta.meta_txn == txn &&
+        (!trusted || (fmr_catalog_changes(heap, &after) && after == changes &&
+                      changes % 2 == 0)))
+      /* Nothing moved: the damage is in the file. */
+      return fmr_fail(rc, "%s", why);
+    mrc = reader_adopt(heap, &meta);
+    if (mrc != FMR_OK)
+      return mrc;
+    sched_yield();
+  }
+}
+
+bool fmr_heap_unchanged(const struct fmr_heap *heap)
+{
+  if (!heap->readonly || !heap->changes_trusted)
+    return false;
+  /* A new meta page (growth, a writer's open or close) may come from a
+     writer that does not count changes: reload. */
+  const struct fmr_disk_meta *m0 = fmr_at(heap, 0);
+  const struct fmr_disk_meta *m1 = fmr_at(heap, FMR_META_PAGE_SIZE);
+  uint64_t t0 = __atomic_load_n(&m0->meta_txn, __ATOMIC_ACQUIRE);
+  uint64_t t1 = __atomic_load_n(&m1->meta_txn, __ATOMIC_ACQUIRE);
+  if ((t0 > t1 ? t0 : t1) != heap->meta.meta_txn)
+    return false;
+  /* What was read before (the catalog) is read before the counter. */
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  uint64_t changes;
+  /* Odd: a change was under way when the catalog was loaded. */
+  return heap->changes_seen % 2 == 0 && fmr_catalog_changes(heap, &changes) &&
+         changes == heap->changes_seen;
+}
+
 /* Open an existing heap file whose descriptor is heap->fd. */
 static int open_existing(struct fmr_heap *heap, uint64_t file_size,
                          uint64_t max, unsigned flags)
@@ -813,6 +936,12 @@ static int open_existing(struct fmr_heap *heap, uint64_t file_size,
   got = pread(heap->fd, pages, sizeof pages, 0);
   if (got < 0)
     return fmr_fail_errno(FMR_EIO, errno, "cannot read %s", heap->path);
+  /* A writer may have grown the file since the caller's fstat, and
+     grows it before a meta page records the new size: a reader takes
+     the size after reading the meta page. */
+  struct stat st;
+  if (heap->readonly && fstat(heap->fd, &st) == 0)
+    file_size = (uint64_t)st.st_size;
   rc = choose_meta(heap->path, pages, file_size, &heap->meta);
   if (rc != FMR_OK)
     return rc;
@@ -850,7 +979,7 @@ static int open_existing(struct fmr_heap *heap, uint64_t file_size,
   if (rc != FMR_OK)
     return rc;
   heap->next_id = heap->meta.meta_next_id ? heap->meta.meta_next_id : 1;
-  rc = fmr_catalog_load(heap, flags);
+  rc = heap->readonly ? reader_load(heap) : fmr_catalog_load(heap, flags);
   if (rc != FMR_OK)
     return rc;
   if (!heap->readonly) {
@@ -1512,45 +1641,31 @@ FMR_EXPORT int fmr_close(fmr_heap *heap)
 int fmr_heap_refresh_locked(struct fmr_heap *heap)
 {
   struct stat st;
-  unsigned char pages[FMR_HEAP_START];
   struct fmr_disk_meta meta;
-  int rc = FMR_OK;
+  int rc;
 
   if (!heap->readonly)
     return FMR_OK;
-  if (fstat(heap->fd, &st) != 0 ||
-      pread(heap->fd, pages, sizeof pages, 0) != (ssize_t)sizeof pages) {
-    rc = fmr_fail_errno(FMR_EIO, errno, "cannot read %s", heap->path);
-    goto out;
-  }
-  rc = choose_meta(heap->path, pages, (uint64_t)st.st_size, &meta);
-  if (rc != FMR_OK)
-    goto out;
-  if (memcmp(meta.meta_uuid, heap->meta.meta_uuid, FMR_UUID_SIZE) != 0) {
-    rc = fmr_fail(FMR_ECORRUPT, "%s was replaced by another heap file",
-                  heap->path);
-    goto out;
-  }
-  if (meta.meta_file_size > (uint64_t)st.st_size) {
-    rc = fmr_fail(FMR_ETRUNCATED, "%s is shorter than its meta page records",
-                  heap->path);
-    goto out;
-  }
-  if (meta.meta_file_size > heap->reserved) {
-    rc = fmr_fail(FMR_EFULL,
-                  "%s grew past the address space this reader "
-                  "reserved; reopen it",
-                  heap->path);
-    goto out;
-  }
-  rc = map_more(heap, meta.meta_file_size);
-  if (rc != FMR_OK)
-    goto out;
-  heap->meta = meta;
-  heap->file_size = heap->mapped;
-  fmr_catalog_reset(heap);
-  rc = fmr_catalog_load(heap, FMR_OPEN_READONLY);
-out:
+  if (fstat(heap->fd, &st) != 0)
+    return fmr_fail_errno(FMR_EIO, errno, "cannot stat %s", heap->path);
+  /* A file replaced at its path (fmr_compact renames the new file over
+     it) sees no more changes: the reader must open the path again. */
+  rc = file_state_of(heap, st.st_nlink);
+  if (rc == FMR_FILE_REPLACED)
+    return fmr_fail(FMR_EREPLACED,
+                    "%s was replaced by another file (compacted?) after "
+                    "this reader opened it; close the heap and open the "
+                    "path again to see what was written since",
+                    heap->path);
+  /* Anything else (deleted, moved, the path unreadable) leaves the
+     reader's file as it was: go on reading it. */
+  if (fmr_heap_unchanged(heap))
+    return FMR_OK;
+  rc = reader_read_meta(heap, &meta, &st);
+  if (rc == FMR_OK)
+    rc = reader_adopt(heap, &meta);
+  if (rc == FMR_OK)
+    rc = reader_load(heap);
   return rc;
 }
 
