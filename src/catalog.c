@@ -486,6 +486,48 @@ static int walk_chain(struct fmr_heap *heap)
   return FMR_OK;
 }
 
+/* The first step of a load for the slot at SLOT: an empty slot joins the
+   free slots (its id still counts toward the next id: ids are never
+   handed out twice); a damaged one goes to damaged_slot; a second slot of
+   an id already indexed (a crash in the middle of an update) keeps the
+   higher generation, and a writer empties the other.  *LIVE is set when
+   the slot was entered in by_id as the record of its id, *TWIN when it
+   met another slot of its id.  Returns FMR_OK or an error. */
+static int load_slot(struct fmr_heap *heap, uint64_t slot, bool recovering,
+                     bool *live, bool *twin)
+{
+  struct fmr_disk_record *r = slot_at(heap, slot);
+  uint64_t state = load_state(r);
+  *live = *twin = false;
+  if (state == FMR_SLOT_EMPTY) {
+    if (r->rec_id >= heap->next_id && r->rec_id < UINT64_MAX / 2 &&
+        r->rec_checksum == fmr_record_checksum(r))
+      heap->next_id = r->rec_id + 1;
+    heap->free_slots.items[heap->free_slots.count++] = slot;
+    return FMR_OK;
+  }
+  int why = fmr_record_validate(heap, r);
+  if (why != FMR_OK)
+    return damaged_slot(heap, slot, why, recovering);
+  if (r->rec_id >= heap->next_id && r->rec_id < UINT64_MAX / 2)
+    heap->next_id = r->rec_id + 1;
+  uint64_t *other = fmr_map_get(&heap->by_id, r->rec_id);
+  if (other != NULL) {
+    uint64_t loser = slot;
+    if (r->rec_generation > slot_at(heap, *other)->rec_generation) {
+      loser = *other;
+      *other = slot;
+    }
+    if (!heap->readonly)
+      release_slot(heap, loser);
+    *twin = true;
+    return FMR_OK;
+  }
+  fmr_map_put(&heap->by_id, r->rec_id, slot); /* room reserved */
+  *live = true;
+  return FMR_OK;
+}
+
 /* Scan every slot: index live records by id, list empty slots, find the
    next id, and deal with damaged slots and duplicate ids. */
 static int walk_segments(struct fmr_heap *heap, bool recovering)
@@ -498,40 +540,11 @@ static int walk_segments(struct fmr_heap *heap, bool recovering)
     uint64_t slots =
         ((const struct fmr_disk_segment *)fmr_at(heap, offset))->seg_slots;
     for (uint64_t i = 0; i < slots; i++) {
-      uint64_t slot = offset + SEGMENT_HEADER + i * SLOT_SIZE;
-      struct fmr_disk_record *r = slot_at(heap, slot);
-      uint64_t state = load_state(r);
-      if (state == FMR_SLOT_EMPTY) {
-        /* A freed slot keeps its id: ids are never handed out twice. */
-        if (r->rec_id >= heap->next_id && r->rec_id < UINT64_MAX / 2 &&
-            r->rec_checksum == fmr_record_checksum(r))
-          heap->next_id = r->rec_id + 1;
-        heap->free_slots.items[heap->free_slots.count++] = slot;
-        continue;
-      }
-      int why = fmr_record_validate(heap, r);
-      if (why != FMR_OK) {
-        rc = damaged_slot(heap, slot, why, recovering);
-        if (rc != FMR_OK)
-          return rc;
-        continue;
-      }
-      if (r->rec_id >= heap->next_id && r->rec_id < UINT64_MAX / 2)
-        heap->next_id = r->rec_id + 1;
-      uint64_t *other = fmr_map_get(&heap->by_id, r->rec_id);
-      if (other != NULL) {
-        /* Two slots with one id: a crash in the middle of an update.  The
-           higher generation is the update; the lower one goes. */
-        uint64_t loser = slot;
-        if (r->rec_generation > slot_at(heap, *other)->rec_generation) {
-          loser = *other;
-          *other = slot;
-        }
-        if (!heap->readonly)
-          release_slot(heap, loser);
-        continue;
-      }
-      fmr_map_put(&heap->by_id, r->rec_id, slot); /* room reserved */
+      bool live, twin;
+      rc = load_slot(heap, offset + SEGMENT_HEADER + i * SLOT_SIZE,
+                     recovering, &live, &twin);
+      if (rc != FMR_OK)
+        return rc;
     }
   }
   return FMR_OK;
@@ -861,37 +874,13 @@ static int load_writer(struct fmr_heap *heap, bool recovering)
         if (ahead >= FMR_HEAP_START && ahead < heap->mapped)
           __builtin_prefetch(fmr_at(heap, ahead));
       }
+      bool live, twin;
+      if ((rc = load_slot(heap, slot, recovering, &live, &twin)) != FMR_OK)
+        goto out;
+      twins |= twin;
+      if (!live)
+        continue;
       uint64_t state = load_state(r);
-      if (state == FMR_SLOT_EMPTY) {
-        /* A freed slot keeps its id: ids are never handed out twice. */
-        if (r->rec_id >= heap->next_id && r->rec_id < UINT64_MAX / 2 &&
-            r->rec_checksum == fmr_record_checksum(r))
-          heap->next_id = r->rec_id + 1;
-        heap->free_slots.items[heap->free_slots.count++] = slot;
-        continue;
-      }
-      int why = fmr_record_validate(heap, r);
-      if (why != FMR_OK) {
-        rc = damaged_slot(heap, slot, why, recovering);
-        if (rc != FMR_OK)
-          goto out;
-        continue;
-      }
-      if (r->rec_id >= heap->next_id && r->rec_id < UINT64_MAX / 2)
-        heap->next_id = r->rec_id + 1;
-      uint64_t *other = fmr_map_get(&heap->by_id, r->rec_id);
-      if (other != NULL) {
-        /* Same as walk_segments: the higher generation stays. */
-        uint64_t loser = slot;
-        if (r->rec_generation > slot_at(heap, *other)->rec_generation) {
-          loser = *other;
-          *other = slot;
-        }
-        release_slot(heap, loser);
-        twins = true;
-        continue;
-      }
-      fmr_map_put(&heap->by_id, r->rec_id, slot); /* room reserved */
       if (twins)
         continue; /* counted again below */
       if (state == FMR_SLOT_COMMITTED) {
