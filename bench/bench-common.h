@@ -75,4 +75,17 @@ static inline unsigned long long bench_parse_count(const char *program,
   return value;
 }
 
+static inline int bench_compare_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The median of the N values at V (sorts them). */
+static inline double bench_median(double *v, size_t n)
+{
+  qsort(v, n, sizeof *v, bench_compare_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
 #endif /* BENCH_COMMON_H */

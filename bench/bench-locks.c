@@ -32,18 +32,6 @@
 
 #define PROGRAM "bench-locks"
 
-static int compare_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-  qsort(v, n, sizeof *v, compare_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
 static double thread_cpu_ns(void)
 {
   struct timespec ts;
@@ -175,7 +163,7 @@ int main(int argc, char **argv)
 
   for (unsigned long long r = 0; r < runs; r++)
     v[r] = small_open(small);
-  double alone = median(v, runs);
+  double alone = bench_median(v, runs);
   for (unsigned long long r = 0; r < runs; r++) {
     struct big_open b = {big, 0, 0};
     pthread_t t;
@@ -189,7 +177,8 @@ int main(int argc, char **argv)
   }
   printf("registry: fmr_open of a 1-record heap: %.3f ms alone, %.3f ms "
          "during an open of the %llu-record heap (which took %.1f ms)\n",
-         alone / 1e6, median(v, runs) / 1e6, records, median(w, runs) / 1e6);
+         alone / 1e6, bench_median(v, runs) / 1e6, records,
+         bench_median(w, runs) / 1e6);
 
   fmr_heap *heap = open_heap(big, 0);
   for (unsigned long long r = 0; r < runs; r++)
@@ -198,7 +187,8 @@ int main(int argc, char **argv)
     x[r] = v[r] / w[r];
   printf("heap lock: waiter behind fmr_check: %.1f ms CPU in %.1f ms of "
          "waiting (CPU/wait %.1f %%)\n",
-         median(v, runs) / 1e6, median(w, runs) / 1e6, 100 * median(x, runs));
+         bench_median(v, runs) / 1e6, bench_median(w, runs) / 1e6,
+         100 * bench_median(x, runs));
 
   size_t bytes = (size_t)dirty_mib << 20;
   void *dirty;
@@ -211,8 +201,8 @@ int main(int argc, char **argv)
     x[r] = w[r] > 0 ? v[r] / w[r] : 0;
   printf("heap lock: waiter behind fmr_sync of %llu MiB: %.1f ms CPU in "
          "%.1f ms of waiting (CPU/wait %.1f %%)\n",
-         dirty_mib, median(v, runs) / 1e6, median(w, runs) / 1e6,
-         100 * median(x, runs));
+         dirty_mib, bench_median(v, runs) / 1e6, bench_median(w, runs) / 1e6,
+         100 * bench_median(x, runs));
   fmr_free(heap, dirty);
   fmr_close(heap);
 

@@ -36,18 +36,6 @@
 #define PAYLOAD_SIZE 16u
 #define RECORD_TYPE  0x62656e63u /* "benc" */
 
-static int compare_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-  qsort(v, n, sizeof *v, compare_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
 /* Milliseconds to read BYTES of PATH with read(2) into memory: what an
    open that only looked at the catalog's bytes would cost at least. */
 static double time_plain_read(const char *path, uint64_t bytes)
@@ -228,10 +216,10 @@ int main(int argc, char **argv)
       unclean_missed = 1;
   }
 
-  m_clean = median(clean_rw, runs);
-  m_ro = median(clean_ro, runs);
-  m_unclean = median(unclean, runs);
-  double m_plain = median(plain, runs);
+  m_clean = bench_median(clean_rw, runs);
+  m_ro = bench_median(clean_ro, runs);
+  m_unclean = bench_median(unclean, runs);
+  double m_plain = bench_median(plain, runs);
   printf("clean open (read-write): %9.3f ms median of %llu (target < 50 ms: "
          "%s)\n",
          m_clean, runs, m_clean < 50.0 ? "met" : "NOT met");

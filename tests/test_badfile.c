@@ -19,22 +19,9 @@
 
 #include "fmr-internal.h" /* on-disk layout of the meta pages */
 
-/* CRC-32C written out bit by bit, independently of the library's. */
-static uint32_t crc32c(const void *data, size_t len)
-{
-  const unsigned char *p = data;
-  uint32_t crc = 0xffffffffu;
-  while (len--) {
-    crc ^= *p++;
-    for (int k = 0; k < 8; k++)
-      crc = (crc & 1) ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
-  }
-  return ~crc;
-}
-
 static uint32_t meta_crc(const struct fmr_disk_meta *m)
 {
-  return crc32c(m, offsetof(struct fmr_disk_meta, meta_checksum));
+  return tu_crc32c(m, offsetof(struct fmr_disk_meta, meta_checksum));
 }
 
 static void read_meta(const char *path, int page, struct fmr_disk_meta *m)
@@ -425,11 +412,10 @@ static void damaged_record(int in_aux)
   uint64_t slot = slot_of(path, id);
   struct fmr_disk_record r;
   ck_assert_int_eq(tu_pread(path, slot, &r, sizeof r), 0);
-  ck_assert_uint_eq(r.rec_checksum,
-                    crc32c(&r.rec_id, offsetof(struct fmr_disk_record,
-                                               rec_checksum) -
-                                          offsetof(struct fmr_disk_record,
-                                                   rec_id)));
+  ck_assert_uint_eq(
+      r.rec_checksum,
+      tu_crc32c(&r.rec_id, offsetof(struct fmr_disk_record, rec_checksum) -
+                               offsetof(struct fmr_disk_record, rec_id)));
   if (in_aux) {
     /* Flip a byte of the stored name. */
     ck_assert_uint_ne(r.rec_aux_offset, 0);

@@ -175,19 +175,6 @@ START_TEST(test_payload_index_follows_changes)
 }
 END_TEST
 
-/* CRC-32C written out bit by bit, independently of the library's. */
-static uint32_t crc32c(const void *data, size_t len)
-{
-  const unsigned char *p = data;
-  uint32_t crc = 0xffffffffu;
-  while (len--) {
-    crc ^= *p++;
-    for (int k = 0; k < 8; k++)
-      crc = (crc & 1) ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
-  }
-  return ~crc;
-}
-
 /* File offset of the live slot of record ID in the first catalog
    segment of PATH (0 if none), and the slot in *OUT. */
 static uint64_t find_slot(const char *path, uint64_t id,
@@ -211,8 +198,8 @@ static void write_slot(const char *path, uint64_t at,
                        struct fmr_disk_record *r)
 {
   r->rec_checksum =
-      crc32c(&r->rec_id, offsetof(struct fmr_disk_record, rec_checksum) -
-                             offsetof(struct fmr_disk_record, rec_id));
+      tu_crc32c(&r->rec_id, offsetof(struct fmr_disk_record, rec_checksum) -
+                                offsetof(struct fmr_disk_record, rec_id));
   ck_assert_int_eq(tu_pwrite(path, at, r, sizeof *r), 0);
 }
 

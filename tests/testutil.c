@@ -377,3 +377,15 @@ int tu_main(Suite *suite)
   }
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+uint32_t tu_crc32c(const void *data, size_t len)
+{
+  const unsigned char *p = data;
+  uint32_t crc = 0xffffffffu;
+  while (len--) {
+    crc ^= *p++;
+    for (int k = 0; k < 8; k++)
+      crc = (crc & 1) ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+  }
+  return ~crc;
+}

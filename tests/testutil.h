@@ -89,6 +89,9 @@ int64_t tu_file_size(const char *path);
 void tu_fill(void *p, size_t len, uint64_t seed);
 int tu_verify(const void *p, size_t len, uint64_t seed);
 uint64_t tu_rand(uint64_t *state);
+/* CRC-32C of LEN bytes, written out bit by bit, independently of the
+   library's (for tests that forge checksummed on-disk structures). */
+uint32_t tu_crc32c(const void *data, size_t len);
 /* Index of the first non-zero byte of P[0..LEN), or LEN if all are zero. */
 size_t tu_first_nonzero(const void *p, size_t len);
 
