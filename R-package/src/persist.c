@@ -184,6 +184,42 @@ SEXP C_rfm_get_id(SEXP rt, SEXP id)
   return rfm_wrap_record(rt, &rec);
 }
 
+/* TRUE while the record X reads is in the file as X found it: the same
+   id, generation and payload, not tombstoned.  A reader (a parallel
+   worker) refreshes its view of the catalog first, so this tells it
+   whether the writer destroyed, replaced or moved the record since;
+   checked after reading, it says whether what was read can be trusted
+   (?Rfmalloc, "Parallel workers").  A vector never committed is its
+   process's own and current while its runtime is open.  */
+SEXP C_rfm_is_current(SEXP x)
+{
+  x = arg_vector(x);
+  rfm_store *s = rfm_vec(x)->store;
+  rfm_runtime *rt = s->rt;
+  if (s->dead || rt->heap == NULL)
+    return Rf_ScalarLogical(FALSE);
+  if (!s->committed || s->malloced)
+    return Rf_ScalarLogical(TRUE);
+  if (rt->readonly) {
+    int rc = fmr_refresh(rt->heap);
+    if (rc == FMR_EREPLACED)
+      return Rf_ScalarLogical(FALSE); /* compacted or replaced: X reads
+                                         the old file */
+    if (rc != FMR_OK)
+      rfm_fail(rc, "cannot refresh the heap's catalog");
+  }
+  fmr_record rec;
+  fmr_record_init(&rec);
+  int rc = fmr_record_get(rt->heap, s->record_id, &rec);
+  if (rc == FMR_ENOTFOUND)
+    return Rf_ScalarLogical(FALSE);
+  if (rc != FMR_OK)
+    rfm_fail(rc, "cannot read the record");
+  return Rf_ScalarLogical(rec.state == FMR_RECORD_COMMITTED &&
+                          rec.generation == s->generation &&
+                          rec.payload == s->payload);
+}
+
 /* The metadata (serialized attributes) of the record of X, raw(0) for
    a vector that is not committed.  */
 SEXP C_rfm_meta(SEXP x)
