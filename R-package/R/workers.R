@@ -75,7 +75,6 @@
 #' parallel::stopCluster(cl)
 #' }
 #' fmalloc_destroy(x)
-#' fmalloc_is_current(x)
 #' cleanup_fmalloc(rt)
 #' unlink(path)
 #' @name fmalloc_workers
