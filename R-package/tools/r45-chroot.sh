@@ -37,7 +37,7 @@ suite=trixie
 root=${FMR_CHROOT:-/var/cache/fmalloc-r-ci/$suite}
 stamp=$root/.fmr-ci-stamp
 jobs=${JOBS:-2}
-chroot_packages="r-base-dev r-cran-testthat r-cran-callr build-essential pkg-config"
+chroot_packages="r-base-dev r-cran-testthat r-cran-callr r-cran-future build-essential pkg-config"
 # The chroot's environment: nothing of the caller's leaks in.
 chroot_env=(env -i HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=dumb
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
