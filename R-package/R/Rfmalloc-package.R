@@ -4,6 +4,14 @@
 #' library libfmalloc-r.  The vectors are ALTREP objects: R code uses them
 #' like ordinary vectors, and their data live in the mapped file.
 #'
+#' @section The C library:
+#' The package needs libfmalloc-r.  Its `configure` uses an installed
+#' copy when `pkg-config` finds one (or a directory given with
+#' `--with-fmalloc-r=DIR`, `FMR_PREFIX`, or `INCLUDE_DIR` and `LIB_DIR`),
+#' and otherwise builds the copy of the library's sources bundled in the
+#' package's source tarball into the package; `FMR_BUNDLED=yes` asks for
+#' the bundled copy.  [fmalloc_library()] says which one is in use.
+#'
 #' @section Runtimes:
 #' A runtime ([open_fmalloc()], [init_fmalloc()]) is one open heap file.
 #' In `"persistent"` mode the file survives the R session: vectors given a

@@ -31,6 +31,7 @@ SEXP C_rfm_unname(SEXP);
 SEXP C_rfm_free_records(SEXP, SEXP);
 SEXP C_rfm_record_role(SEXP);
 SEXP C_rfm_is_current(SEXP);
+SEXP C_rfm_library(void);
 SEXP C_rfm_same_store(SEXP, SEXP);
 SEXP C_rfm_reachable(SEXP, SEXP, SEXP);
 SEXP C_rfm_subtree(SEXP, SEXP);
@@ -98,6 +99,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_free_records, 2),
     ENTRY(C_rfm_record_role, 1),
     ENTRY(C_rfm_is_current, 1),
+    ENTRY(C_rfm_library, 0),
     ENTRY(C_rfm_same_store, 2),
     ENTRY(C_rfm_reachable, 3),
     ENTRY(C_rfm_subtree, 2),

@@ -1,10 +1,14 @@
 #!/bin/bash
 # r45-chroot.sh: check the R package Rfmalloc on R 4.5, in a Debian 13
-# (trixie) chroot, against a libfmalloc-r release tarball.
+# (trixie) chroot that has R and no libfmalloc-r: the package's source
+# tarball must build the library it bundles.
 #
 # Usage (as root): bash R-package/tools/r45-chroot.sh TARBALL [PACKAGE_DIR]
-#   TARBALL      libfmalloc-r-X.Y.Z.tar.gz, the output of 'make dist'
-#   PACKAGE_DIR  the package source (default: the directory above tools/)
+#   TARBALL      Rfmalloc_X.Y.Z.tar.gz, the output of 'make r-package' in
+#                the libfmalloc-r build tree (the library's sources
+#                bundled)
+#   PACKAGE_DIR  the package source, for tools/ci-test.sh (default: the
+#                directory above tools/)
 #
 # The chroot is made once with debootstrap (--variant=minbase) and kept in
 # FMR_CHROOT (default /var/cache/fmalloc-r-ci/trixie); the stamp file
@@ -15,12 +19,11 @@
 # A fresh build takes a few minutes (mostly downloading R and the
 # compiler); a reused run takes as long as the package check.
 #
-# Inside the chroot the tarball is built and installed in /usr/local
-# (./configure --prefix=/usr/local && make && make install && ldconfig),
-# then the package is built and checked by R-package/tools/ci-test.sh:
-# its output, with testthat's summary line
-# "[ FAIL n | WARN n | SKIP n | PASS n ]", is printed.  Exits non-zero
-# if anything fails, or if R CMD check reports an ERROR or a WARNING.
+# Inside the chroot the tarball is checked by R-package/tools/ci-test.sh
+# with RFMALLOC_EXPECT_LIBRARY=bundled: its output, with testthat's
+# summary line "[ FAIL n | WARN n | SKIP n | PASS n ]", is printed.
+# Exits non-zero if anything fails, if R CMD check reports an ERROR or a
+# WARNING, or if the package did not use its bundled library.
 #
 # /proc and /dev are mounted in the chroot only while commands run there
 # and are always unmounted on exit.  Runs are serialized by a lock file.
@@ -139,40 +142,26 @@ else
 fi
 
 # ------------------------------------------------------------------
-# Build the library from the tarball, then check the package.
+# Check the package's tarball, with no libfmalloc-r installed.
 
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 work=/tmp/fmr-r45.$$
 rm -rf "$root$work"
-mkdir -p "$root$work/R-package"
+mkdir -p "$root$work/tools"
 cp "$tarball" "$root$work/"
-# The package source without build products of the host's R.
-tar -C "$pkgdir" --exclude='*.o' --exclude='*.so' --exclude=src/Makevars \
-    --exclude='*.Rcheck' --exclude='.Rhistory' -cf - . \
-  | tar -C "$root$work/R-package" -xf -
+cp "$pkgdir/tools/ci-test.sh" "$root$work/tools/"
 mount_all
 
 say "R $(in_chroot R --version | head -1 | cut -d' ' -f3) in the chroot"
-say "building $(basename "$tarball") (in the chroot)"
-# Drop what an earlier run installed, so only this tarball's library is there.
+# What earlier runs (of an older version of this script) installed goes,
+# so that only the bundled copy can be found.
 rm -f "$root"/usr/local/lib/libfmalloc-r.* "$root"/usr/local/lib/pkgconfig/libfmalloc-r.pc
 rm -f "$root"/usr/local/include/fmalloc-r*.h
-srcname=$(basename "$tarball")
-srcname=${srcname%.tar.*}
-if ! in_chroot sh -c "cd $work && tar -xf $(basename "$tarball") \
-       && cd $srcname \
-       && ./configure --prefix=/usr/local > configure.log 2>&1 \
-       && make -j$jobs > make.log 2>&1 && make install > install.log 2>&1 \
-       && ldconfig" ; then
-  for f in "$root$work"/*/configure.log "$root$work"/*/make.log \
-           "$root$work"/*/install.log "$root$work"/*/config.log; do
-    if [ -f "$f" ]; then echo "----- $f"; tail -40 "$f"; fi
-  done
-  die "the library did not build in the chroot"
-fi
+in_chroot ldconfig
 
-say "R CMD build + R CMD check (in the chroot)"
+say "R CMD check $(basename "$tarball") (in the chroot)"
 status=0
-in_chroot sh "$work/R-package/tools/ci-test.sh" "$work/R-package" || status=$?
+in_chroot env RFMALLOC_EXPECT_LIBRARY=bundled \
+  sh "$work/tools/ci-test.sh" "$work/$(basename "$tarball")" || status=$?
 say "done (exit status $status)"
 exit "$status"

@@ -93,6 +93,7 @@ test_that("a second process reads a locked heap read-only", {
 })
 
 test_that("the C API works from a package with LinkingTo: Rfmalloc", {
+  skip_on_cran() # compiles C code
   skip_if(Sys.which("gcc") == "" && Sys.which("cc") == "", "no C compiler")
   d <- tempfile("tinyfm-")
   dir.create(file.path(d, "tinyfm", "src"), recursive = TRUE)

@@ -19,6 +19,9 @@
 # RFMALLOC_CRASH_SEED the seed of the kill times (default: random, and
 # printed).
 
+# Every test here kills R processes with SIGKILL: not on CRAN.
+skip_on_cran()
+
 crash_types <- c("double", "integer", "logical", "raw", "complex",
                  "character", "factor", "list")
 

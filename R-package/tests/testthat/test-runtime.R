@@ -381,6 +381,7 @@ test_that("cleanup_fmalloc(force = TRUE) invalidates vectors and frees the file"
 })
 
 test_that("a data pointer held across cleanup_fmalloc(force = TRUE) cannot fault", {
+  skip_on_cran() # compiles C code
   skip_if(Sys.which("gcc") == "" && Sys.which("cc") == "", "no C compiler")
   d <- heap_dir()
   src <- file.path(d, "held.c")
