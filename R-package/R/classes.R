@@ -174,14 +174,20 @@ plain <- function(x) {
 #'
 #' `print()` shows a one-line header saying what the vector is and
 #' where its data live (the heap file, and whether the vector is saved),
-#' then the values as base R prints a plain vector.  `format()`,
-#' `summary()` and `str()` give what base R gives for the plain vector;
-#' `str()` begins with "fmalloc".
+#' then the values as base R prints a plain vector.  `str()` begins with
+#' "fmalloc" and, at the top level, where the data live in brackets (the
+#' record id of a saved vector, the heap file); inside a list or a data
+#' frame it stays one short line.  `format()` and `summary()` give
+#' exactly what base R gives for the plain vector, because code compares
+#' and combines their values (a data frame's `summary()` formats every
+#' column's): the location is for `print()` and `str()`.  Runtimes have
+#' `format()`, `summary()` and `str()` methods of their own
+#' ([fmalloc-runtime-summary]).
 #'
 #' @param x,object An fmalloc vector.
 #' @param ... Passed on to the base methods.
-#' @return `print()`: `x`, invisibly.  `format()` and `summary()`: as
-#'   base R.
+#' @return `print()` and `str()`: `x`, invisibly.  `format()` and
+#'   `summary()`: as base R.
 #' @name fmalloc-print
 #' @examples
 #' rt <- open_fmalloc(tempdir(), mode = "scratch")
@@ -240,6 +246,29 @@ summary.fmalloc <- function(object, ...) summary(plain(object), ...)
 #' @importFrom utils str
 #' @export
 str.fmalloc <- function(object, ...) {
-  cat(" fmalloc")
+  nested <- !is.null(list(...)$nest.lev) && list(...)$nest.lev > 0
+  if (!is_fm(object) || nested) {
+    cat(" fmalloc")
+  } else {
+    cat(" fmalloc [", fm_where(object), "]", sep = "")
+  }
   str(plain(object), ...)
+  invisible(object)
+}
+
+# Where the data of X live, in a few words: "saved record 3, /path",
+# "not saved, /path", "private copy in memory".
+fm_where <- function(x) {
+  info <- .Call(C_rfm_vector_info, x)
+  if (identical(info$state, "memory")) {
+    return("private copy in memory")
+  }
+  rt <- fmalloc_runtime_of(x)
+  path <- if (is.null(rt)) "?" else .Call(C_rfm_info, rt)$path
+  what <- switch(info$state,
+                 saved = sprintf("saved record %s", format(info$id)),
+                 serialized = sprintf("serialized record %s", format(info$id)),
+                 live = "not saved",
+                 info$state)
+  paste0(what, ", ", path)
 }

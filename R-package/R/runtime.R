@@ -256,16 +256,103 @@ format_bytes <- function(x) {
   if (i == 1L) sprintf("%.0f %s", x, units[i]) else sprintf("%.1f %s", x, units[i])
 }
 
-#' @export
-print.fmalloc_runtime <- function(x, ...) {
-  info <- .Call(C_rfm_info, x)
-  state <- if (isTRUE(info$open) && !isTRUE(info$close_requested)) {
+#' Describing a runtime: format, summary, str
+#'
+#' `format()` of a runtime is one line: its mode, state and heap file.
+#' `summary()` returns the runtime's figures (those of
+#' [fmalloc_runtime_info()]: the file, its size and use, the records)
+#' as an object that prints as a short table; `str()` is one line, as
+#' for any other object in a list.
+#'
+#' @param x,object A runtime ([open_fmalloc()], [init_fmalloc()]).
+#' @param ... Ignored.
+#' @return `format()`: a character string.  `summary()`: a list of class
+#'   `"summary_fmalloc_runtime"` with `path`, `mode`, `state`,
+#'   `file_state`, `readonly`, `file_size`, `used_bytes`, `free_bytes`,
+#'   `records`, `live_vectors` (`NA` where a closed runtime cannot tell).
+#'   `str()`: `object`, invisibly.
+#' @name fmalloc-runtime-summary
+#' @examples
+#' rt <- open_fmalloc(tempdir(), mode = "scratch")
+#' format(rt)
+#' summary(rt)
+#' str(list(runtime = rt))
+#' cleanup_fmalloc(rt)
+NULL
+
+# The state of a runtime from its info list.
+runtime_state <- function(info) {
+  if (isTRUE(info$open) && !isTRUE(info$close_requested)) {
     "open"
   } else if (isTRUE(info$open)) {
     "closing (waiting for its vectors)"
   } else {
     "closed"
   }
+}
+
+#' @rdname fmalloc-runtime-summary
+#' @export
+format.fmalloc_runtime <- function(x, ...) {
+  info <- .Call(C_rfm_info, x)
+  sprintf("<fmalloc_runtime %s%s, %s: %s>",
+          if (is.null(info$mode)) "?" else info$mode,
+          if (isTRUE(info$readonly)) " read-only" else "",
+          runtime_state(info),
+          if (is.null(info$path)) "?" else info$path)
+}
+
+#' @rdname fmalloc-runtime-summary
+#' @export
+summary.fmalloc_runtime <- function(object, ...) {
+  info <- .Call(C_rfm_info, object)
+  num <- function(v) if (is.null(v)) NA_real_ else as.numeric(v)
+  open <- isTRUE(info$open)
+  out <- list(
+    path = if (is.null(info$path)) NA_character_ else info$path,
+    mode = if (is.null(info$mode)) NA_character_ else info$mode,
+    state = runtime_state(info),
+    file_state = file_state(info),
+    readonly = isTRUE(info$readonly),
+    file_size = if (open) num(info$file_size) else NA_real_,
+    used_bytes = if (open) num(info$used_bytes) else NA_real_,
+    free_bytes = if (open) num(info$free_bytes) else NA_real_,
+    records = if (open) num(info$records_committed) else NA_real_,
+    live_vectors = if (open) num(info$live_vectors) else NA_real_
+  )
+  class(out) <- "summary_fmalloc_runtime"
+  out
+}
+
+#' @export
+print.summary_fmalloc_runtime <- function(x, ...) {
+  bytes <- function(v) if (is.na(v)) "?" else format_bytes(v)
+  cat("fmalloc runtime summary\n")
+  cat("  file:     ", x$path,
+      if (!is.na(x$file_state) && x$file_state != "current")
+        paste0(" (", x$file_state, ")"), "\n", sep = "")
+  cat("  mode:     ", x$mode, if (x$readonly) " (read-only)", ", ", x$state,
+      "\n", sep = "")
+  cat("  size:     ", bytes(x$file_size), " (", bytes(x$used_bytes),
+      " used, ", bytes(x$free_bytes), " free)\n", sep = "")
+  cat("  records:  ", if (is.na(x$records)) "?" else format(x$records),
+      " saved; ", if (is.na(x$live_vectors)) "?" else format(x$live_vectors),
+      " live vectors\n", sep = "")
+  invisible(x)
+}
+
+#' @rdname fmalloc-runtime-summary
+#' @importFrom utils str
+#' @export
+str.fmalloc_runtime <- function(object, ...) {
+  cat(" ", format(object), "\n", sep = "")
+  invisible(object)
+}
+
+#' @export
+print.fmalloc_runtime <- function(x, ...) {
+  info <- .Call(C_rfm_info, x)
+  state <- runtime_state(info)
   cat("<fmalloc_runtime>\n")
   cat("  path:    ", if (is.null(info$path)) "?" else info$path, "\n", sep = "")
   cat("  mode:    ", if (is.null(info$mode)) "?" else info$mode,

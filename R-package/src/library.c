@@ -21,8 +21,13 @@ SEXP C_rfm_library(void)
   /* The file that holds fmr_version as loaded: libfmalloc-r.so.N, or
      Rfmalloc.so itself for the bundled copy. */
   Dl_info info;
-  void *fn = (void *)&fmr_version;
-  if (dladdr(fn, &info) != 0 && info.dli_fname != NULL)
+  /* dladdr takes an object pointer; C has no cast from a function
+     pointer to one, so go through a union. */
+  union {
+    const char *(*fn)(void);
+    void *p;
+  } code = {.fn = fmr_version};
+  if (dladdr(code.p, &info) != 0 && info.dli_fname != NULL)
     SET_VECTOR_ELT(out, 3, Rf_mkString(info.dli_fname));
   else
     SET_VECTOR_ELT(out, 3, Rf_ScalarString(NA_STRING));

@@ -206,7 +206,18 @@ test_that("results of operators and Math on default objects stay classed", {
   expect_identical(out[-1], capture.output(print(v)))
   expect_identical(format(x), format(v))
   expect_identical(summary(x), summary(v))
-  expect_match(capture.output(str(x)), "^ fmalloc num \\[1:6\\]")
+  # str() says where the data live at the top level, and stays one short
+  # line inside a list or a data frame; the values are base R's.
+  rt_path <- .Call(Rfmalloc:::C_rfm_info, rt)$path
+  s <- capture.output(str(x))
+  expect_length(s, 1L)
+  expect_true(startsWith(s, paste0(" fmalloc [not saved, ", rt_path, "] num [1:6]")))
+  expect_identical(sub("^ fmalloc \\[[^]]*\\]", "", s), capture.output(str(v)))
+  expect_identical(capture.output(str(list(a = x))),
+                   sub("\\$ a:", "$ a: fmalloc", capture.output(str(list(a = v)))))
+  capture.output(res <- withVisible(str(x)))
+  expect_false(res$visible)
+  expect_identical(res$value, x)
   m <- as_fmalloc(matrix(1:12, 3), runtime = rt)
   expect_same(m[2, ], matrix(1:12, 3)[2, ])
   expect_same(m[, 2:3], matrix(1:12, 3)[, 2:3])
@@ -294,4 +305,58 @@ test_that("the listing shows live vectors and the diagnosis counts them", {
   invisible(gc())
   expect_identical(sum(list_fmalloc_allocations(rt)$state == "live"), 0L)
   cleanup_fmalloc(rt)
+})
+
+test_that("str() of a saved vector names its record", {
+  rt <- open_fmalloc(heap_file())
+  on.exit(cleanup_fmalloc(rt, force = TRUE), add = TRUE)
+  x <- as_fmalloc(c(2L, 3L), runtime = rt)
+  fmalloc_save(x, "two", runtime = rt)
+  id <- vec_info(x)$id
+  expect_match(capture.output(str(x)),
+               sprintf("^ fmalloc \\[saved record %s, .*heap\\.fmr\\] int \\[1:2\\] 2 3$",
+                       format(id)))
+  y <- x
+  y[1] <- 9L # a private copy: not the saved record
+  expect_match(capture.output(str(y)), "^ fmalloc \\[not saved, ")
+})
+
+test_that("format(), summary() and str() of a runtime say where it is", {
+  path <- heap_file()
+  rt <- open_fmalloc(path)
+  x <- as_fmalloc(1:1000, runtime = rt)
+  fmalloc_save(x, "k", runtime = rt)
+  f <- format(rt)
+  expect_type(f, "character")
+  expect_length(f, 1L)
+  expect_identical(f, sprintf("<fmalloc_runtime persistent, open: %s>",
+                              normalizePath(path)))
+  s <- summary(rt)
+  expect_s3_class(s, "summary_fmalloc_runtime")
+  expect_identical(s$path, normalizePath(path))
+  expect_identical(s$mode, "persistent")
+  expect_identical(s$state, "open")
+  expect_false(s$readonly)
+  expect_identical(s$records, 1)
+  expect_identical(s$file_size, file.size(path))
+  expect_true(s$used_bytes >= 4000 && s$used_bytes + s$free_bytes <= s$file_size)
+  out <- capture.output(print(s))
+  expect_match(out[2], paste0("file: +", normalizePath(path), "$"))
+  expect_match(out[3], "mode: +persistent, open$")
+  expect_match(out[5], "records: +1 saved")
+  expect_identical(capture.output(str(rt)), paste0(" ", f))
+  expect_identical(capture.output(str(list(r = rt)))[2], paste0(" $ r: ", f))
+  rm(x)
+  cleanup_fmalloc(rt, force = TRUE)
+  # A closed runtime still says where it was, and what it cannot tell.
+  expect_match(format(rt), "^<fmalloc_runtime persistent, closed: ")
+  s <- summary(rt)
+  expect_identical(s$state, "closed")
+  expect_true(is.na(s$records) && is.na(s$file_size))
+  expect_match(capture.output(print(s))[4], "size: +\\? \\(\\? used")
+  # A scratch runtime in a directory.
+  sc <- open_fmalloc(heap_dir(), mode = "scratch")
+  on.exit(cleanup_fmalloc(sc, force = TRUE), add = TRUE)
+  expect_match(format(sc), "^<fmalloc_runtime scratch, open: ")
+  expect_identical(summary(sc)$records, 0)
 })
