@@ -32,7 +32,8 @@
        it (catalog calls must fail with FMR_ESCRATCH) until the next
        reopen, read-only reopen or compaction, or the end, reopens the
        file;
-     - sync, reopen (its close) and commit with FMR_COMMIT_SYNC (the
+     - sync, reopen (its close), commit with FMR_COMMIT_SYNC, malloc
+       (one time in eight) and compaction (one time in four) (the
        step's last byte) make the Nth msync or fsync fail with EIO, in
        the builds linked with the fault injector of test_faults
        (FMR_FUZZ_FAULTS: replay-ops and the libFuzzer binary).  What must
@@ -41,9 +42,15 @@
        fmr_close returns FMR_EIO and the next writer open recovers the
        file with every committed record and no id reused; a commit
        returns FMR_EIO and either made no record (id 0, the block still
-       the caller's, its name free) or made it (id set).
-   Only the first MAX_HEAVY (2) closes and opens of an input (reopen,
-   read-only reopen, compaction) run; later ones do nothing.
+       the caller's, its name free) or made it (id set); a malloc
+       returns FMR_EIO, allocates nothing and the heap checks fully; a
+       compaction returns FMR_EIO, leaves no temporary file, and the
+       file (the old one, or the whole copy when the directory's fsync
+       failed after the rename) opens with every committed record, its
+       tombstones all kept or all gone.
+   Only the first MAX_HEAVY (2) closes and opens of an input run (a
+   reopen counts once, a read-only reopen or a compaction twice); later
+   ones do nothing.
 
    The target keeps a model of its own blocks (size and byte pattern) and
    records (name, type, length, metadata, payload pattern, state).  After
@@ -65,9 +72,12 @@
 
    Speed (libFuzzer, ASan and UBSan, on /dev/shm): what costs is closing
    and opening a heap (munmap of a mapping with pages in it, page
-   faults), not the operations; hence MAX_HEAVY, the full check every
-   FULL_EVERY operations, the smaller ASan quarantine below and
-   run-fuzz-ops working in /dev/shm.  */
+   faults: 10-20 us for each page touched in a virtual machine), not the
+   operations; hence MAX_HEAVY, the full check every FULL_EVERY
+   operations, large blocks mostly up to 64 KiB (pick_size), the smaller
+   ASan quarantine below and run-fuzz-ops working in /dev/shm.  Built
+   with -DFUZZ_OPS_PROFILE, the target prints at exit the CPU time of
+   each phase of its inputs and of each operation.  */
 
 #ifdef FMR_FUZZ_FAULTS
 /* Linked with the library's sources compiled with FMR_FAULT_INJECTION
@@ -116,7 +126,9 @@ const char *__asan_default_options(void)
 /* Closes and opens of the file (reopen, read-only reopen, compaction)
    after the first MAX_HEAVY of an input do nothing: each costs more than
    a hundred other operations (mostly munmap), and inputs full of them
-   made the target twenty times slower without adding coverage. */
+   made the target twenty times slower without adding coverage.  A
+   read-only reopen (two closes and opens) and a compaction (three, and
+   a copy of the file) count twice. */
 #ifndef MAX_HEAVY
 #define MAX_HEAVY 2
 #endif
