@@ -32,7 +32,8 @@
        it (catalog calls must fail with FMR_ESCRATCH) until the next
        reopen, read-only reopen or compaction, or the end, reopens the
        file;
-     - sync, reopen (its close) and commit with FMR_COMMIT_SYNC (the
+     - sync, reopen (its close), commit with FMR_COMMIT_SYNC, malloc
+       (one time in eight) and compaction (one time in four) (the
        step's last byte) make the Nth msync or fsync fail with EIO, in
        the builds linked with the fault injector of test_faults
        (FMR_FUZZ_FAULTS: replay-ops and the libFuzzer binary).  What must
@@ -41,9 +42,15 @@
        fmr_close returns FMR_EIO and the next writer open recovers the
        file with every committed record and no id reused; a commit
        returns FMR_EIO and either made no record (id 0, the block still
-       the caller's, its name free) or made it (id set).
-   Only the first MAX_HEAVY (2) closes and opens of an input (reopen,
-   read-only reopen, compaction) run; later ones do nothing.
+       the caller's, its name free) or made it (id set); a malloc
+       returns FMR_EIO, allocates nothing and the heap checks fully; a
+       compaction returns FMR_EIO, leaves no temporary file, and the
+       file (the old one, or the whole copy when the directory's fsync
+       failed after the rename) opens with every committed record, its
+       tombstones all kept or all gone.
+   Only the first MAX_HEAVY (2) closes and opens of an input run (a
+   reopen counts once, a read-only reopen or a compaction twice); later
+   ones do nothing.
 
    The target keeps a model of its own blocks (size and byte pattern) and
    records (name, type, length, metadata, payload pattern, state).  After
@@ -65,9 +72,12 @@
 
    Speed (libFuzzer, ASan and UBSan, on /dev/shm): what costs is closing
    and opening a heap (munmap of a mapping with pages in it, page
-   faults), not the operations; hence MAX_HEAVY, the full check every
-   FULL_EVERY operations, the smaller ASan quarantine below and
-   run-fuzz-ops working in /dev/shm.  */
+   faults: 10-20 us for each page touched in a virtual machine), not the
+   operations; hence MAX_HEAVY, the full check every FULL_EVERY
+   operations, large blocks mostly up to 64 KiB (pick_size), the smaller
+   ASan quarantine below and run-fuzz-ops working in /dev/shm.  Built
+   with -DFUZZ_OPS_PROFILE, the target prints at exit the CPU time of
+   each phase of its inputs and of each operation.  */
 
 #ifdef FMR_FUZZ_FAULTS
 /* Linked with the library's sources compiled with FMR_FAULT_INJECTION
@@ -78,6 +88,7 @@
 #include "fmr-internal.h"
 #endif
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,7 +126,9 @@ const char *__asan_default_options(void)
 /* Closes and opens of the file (reopen, read-only reopen, compaction)
    after the first MAX_HEAVY of an input do nothing: each costs more than
    a hundred other operations (mostly munmap), and inputs full of them
-   made the target twenty times slower without adding coverage. */
+   made the target twenty times slower without adding coverage.  A
+   read-only reopen (two closes and opens) and a compaction (three, and
+   a copy of the file) count twice. */
 #ifndef MAX_HEAVY
 #define MAX_HEAVY 2
 #endif
@@ -185,6 +198,72 @@ static void fail(const char *fmt, ...)
   } while (0)
 
 /* ------------------------------------------------------------------ */
+/* Profile (built with -DFUZZ_OPS_PROFILE): the CPU time (user and
+   system) of each phase of the inputs and of each operation, printed at
+   exit.  How the figures in HACKING were made. */
+
+#ifdef FUZZ_OPS_PROFILE
+#include <time.h>
+enum { P_WRITE, P_OPEN, P_OPS, P_HEAVY, P_QUICK, P_FULL, P_END, P_COUNT };
+static const char *const phase_name[P_COUNT] = {
+    "write input file", "first open + check", "operations", "heavy operations",
+    "quick checks", "full checks (loop)", "final close/reopen/close"};
+static double phase_sec[P_COUNT], phase_t0, prof_start;
+static long prof_inputs;
+static double op_sec[64];
+static long op_count[64];
+static double cpu_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+static void prof_report(void)
+{
+  double total = cpu_now() - prof_start, in = 0;
+  for (int i = 0; i < P_COUNT; i++)
+    in += phase_sec[i];
+  fprintf(stderr, "fuzz-ops profile: %ld inputs, %.3f s CPU, %.3f ms an input\n",
+          prof_inputs, total,
+          prof_inputs ? 1e3 * total / (double)prof_inputs : 0);
+  for (int i = 0; i < P_COUNT; i++)
+    fprintf(stderr, "  %-28s %7.3f s %5.1f%% %7.3f ms/input\n", phase_name[i],
+            phase_sec[i], 100 * phase_sec[i] / total,
+            1e3 * phase_sec[i] / (double)(prof_inputs ? prof_inputs : 1));
+  fprintf(stderr, "  %-28s %7.3f s %5.1f%%\n", "outside the target",
+          total - in, 100 * (total - in) / total);
+  for (int i = 0; i < 64; i++)
+    if (op_count[i] > 0)
+      fprintf(stderr, "  opcode %2d: %8ld runs %7.3f s %7.1f us each\n", i,
+              op_count[i], op_sec[i], 1e6 * op_sec[i] / (double)op_count[i]);
+}
+static void prof_begin(void)
+{
+  if (prof_start == 0) {
+    prof_start = cpu_now();
+    atexit(prof_report);
+  }
+  phase_t0 = cpu_now();
+  prof_inputs++;
+}
+static void prof_op(unsigned opcode)
+{
+  op_sec[opcode % 64] += cpu_now() - phase_t0;
+  op_count[opcode % 64]++;
+}
+static void prof_phase(int phase)
+{
+  double t = cpu_now();
+  phase_sec[phase] += t - phase_t0;
+  phase_t0 = t;
+}
+#else
+#define prof_begin() ((void)0)
+#define prof_op(o) ((void)0)
+#define prof_phase(p) ((void)0)
+#endif
+
+/* ------------------------------------------------------------------ */
 /* The script                                                           */
 
 static unsigned byte(void)
@@ -221,7 +300,11 @@ static size_t pick_size(int *absurd)
   case 5:
     return u16() & 0x3fff;
   case 6:
-    return (size_t)u16() * 4; /* up to 256 KiB */
+    /* Up to 64 KiB, one time in four up to 256 KiB: every page of a
+       block is written, read back at every full check and again after
+       every open (10-20 us a page fault in a virtual machine), so large
+       blocks made a few inputs ten times slower than the rest. */
+    return (size_t)u16() * ((k >> 3) % 4 == 0 ? 4 : 1);
   default:
     *absurd = 1;
     switch ((k >> 3) % 4) {
@@ -681,7 +764,20 @@ static void op_malloc(void)
   void *p;
   if (S.nblocks == MAX_BLOCKS)
     return;
+  /* One time in eight (the step's last byte), an msync or fsync fails:
+     the allocation's growth (fdatasync, meta page) or its reuse of
+     freed space (a sync) may flush. */
+  unsigned k = last_byte();
+  if (k % 8 == 7)
+    arm_fault(k >> 3, 1);
   int rc = fmr_malloc(S.heap, size, &p);
+  if (fault_done()) {
+    /* Nothing allocated (the block count: check_quick), and the heap
+       checks fully. */
+    EXPECT(rc == FMR_EIO, "malloc with a failed flush: %s", fmr_strerror(rc));
+    check_all();
+    return;
+  }
   if (rc != FMR_OK) {
     EXPECT(space_error(rc), "malloc %zu: %s", size, fmr_strerror(rc));
     EXPECT(absurd || size > 65536 || rc != FMR_ETOOBIG, "malloc %zu: %s", size,
@@ -1190,11 +1286,57 @@ static void op_reopen_readonly(void)
   reopen(0);
 }
 
+/* After a failed compaction: no temporary file is left beside the file. */
+static void check_no_temporary(void)
+{
+  const char *slash = strrchr(S.path, '/');
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - S.path) : 1,
+           slash ? S.path : ".");
+  DIR *d = opendir(dir);
+  EXPECT(d != NULL, "opendir %s", dir);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    EXPECT(strstr(e->d_name, ".compact-") == NULL,
+           "a failed compaction left %s", e->d_name);
+  closedir(d);
+}
+
+/* Compaction; one time in eight (the step's last byte) with a failed
+   msync or fsync: then it returns FMR_EIO, and the file is either the
+   old one or the whole copy (the directory's fsync failed after the
+   rename), holding every committed record either way. */
 static void op_compact(void)
 {
   uint64_t before = 0, after = 0;
+  unsigned k = last_byte();
   close_heap();
+  if (k % 4 == 3)
+    arm_fault(k >> 2, 1);
   int rc = fmr_compact(S.path, &before, &after);
+  if (fault_done()) {
+    EXPECT(rc == FMR_EIO, "compact with a failed flush: %s", fmr_strerror(rc));
+    check_no_temporary();
+    reopen_unchecked(0, 0);
+    int gone = 0, kept = 0;
+    for (int i = 0; i < S.nrecs; i++) {
+      if (S.recs[i].state != REC_TOMBSTONE)
+        continue;
+      fmr_record r;
+      fmr_record_init(&r);
+      if (fmr_record_get(S.heap, S.recs[i].id, &r) == FMR_OK)
+        kept++;
+      else
+        gone++;
+    }
+    EXPECT(gone == 0 || kept == 0,
+           "a failed compaction kept %d tombstones and dropped %d", kept,
+           gone);
+    if (gone > 0)
+      drop_tombstones();
+    check_all();
+    return;
+  }
   EXPECT(rc == FMR_OK || space_error(rc), "compact: %s", fmr_strerror(rc));
   reopen_unchecked(0, 1);
   if (rc == FMR_OK) {
@@ -1332,9 +1474,12 @@ static void run_op(unsigned opcode)
   int rc;
   S.opcode = (int)opcode;
   if (opcode == OP_REOPEN || opcode == OP_REOPEN_RO || opcode == OP_COMPACT) {
-    if (S.heavy >= MAX_HEAVY)
+    /* A read-only reopen is two closes and opens, a compaction three
+       and a copy of the file: each counts twice. */
+    int cost = opcode == OP_REOPEN ? 1 : 2;
+    if (S.heavy + cost > MAX_HEAVY)
       return;
-    S.heavy++;
+    S.heavy += cost;
   }
   switch (opcode) {
   case OP_MALLOC:
@@ -1408,6 +1553,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t script_len = (size_t)data[0] | (size_t)data[1] << 8;
   if (script_len > size - 2)
     script_len = size - 2;
+  prof_begin();
   make_table();
   memset(&S, 0, sizeof S);
 #ifdef FMR_FUZZ_FAULTS
@@ -1416,24 +1562,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   S.script = data + size - script_len;
   S.script_len = script_len;
   S.path = fuzz_write_input(data + 2, size - 2 - script_len);
+  prof_phase(P_WRITE);
 
   if (open_heap(FMR_OPEN_CREATE | FMR_OPEN_RECOVER) != FMR_OK) {
     unlink(S.path);
+    prof_phase(P_OPEN);
     return 0;
   }
   /* Whatever the file held, what opened must be consistent. */
   S.op = -1;
   check_all();
+  prof_phase(P_OPEN);
   for (S.op = 0; S.op < MAX_OPS; S.op++) {
     S.pos = (size_t)S.op * OP_BYTES;
     if (S.pos >= script_len)
       break;
     S.end = S.pos + OP_BYTES < script_len ? S.pos + OP_BYTES : script_len;
-    run_op(byte() % OP_COUNT);
-    if (S.op % FULL_EVERY == FULL_EVERY - 1)
+    unsigned opcode = byte() % OP_COUNT;
+    run_op(opcode);
+    prof_op(opcode);
+    prof_phase(opcode == OP_REOPEN || opcode == OP_REOPEN_RO ||
+                       opcode == OP_COMPACT
+                   ? P_HEAVY
+                   : P_OPS);
+    if (S.op % FULL_EVERY == FULL_EVERY - 1) {
       check_all();
-    else
+      prof_phase(P_FULL);
+    } else {
       check_quick();
+      prof_phase(P_QUICK);
+    }
   }
   /* What a writer closed opens cleanly, with every record (both checked
      fully). */
@@ -1443,5 +1601,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int rc = fmr_close(S.heap);
   EXPECT(rc == FMR_OK, "close: %s", fmr_strerror(rc));
   unlink(S.path);
+  prof_phase(P_END);
   return 0;
 }

@@ -177,7 +177,10 @@ static void write_ops_seed(const char *dir, const char *name,
      S  reopen: open a scratch heap instead
      M  reopen: the close, sync: the sync, commit: its FMR_COMMIT_SYNC
         flush; the Nth msync fails (N = 1, 2, 3 on the 1st, 2nd, 3rd M)
-     F  reopen or sync: the first fsync fails */
+     F  reopen or sync: the first fsync fails
+   compaction (s): M and F choose its failed flush the same way;
+     G, g  malloc: a block of 64 KiB, which grows a new heap, with the
+        first fsync (G) or the Nth msync (g, counted with M) failing */
 static void write_forced_seed(const char *dir, const char *name,
                               const char *ops, const char *forced)
 {
@@ -195,10 +198,10 @@ static void write_forced_seed(const char *dir, const char *name,
   for (size_t i = 0; i < steps; i++) {
     unsigned char *step = buf + 2 + i * OP_BYTES;
     char f = forced[i];
-    unsigned arm = f == 'F' ? 3 : 2 + 4 * (nth % 3);
+    unsigned arm = f == 'F' || f == 'G' ? 3 : 2 + 4 * (nth % 3);
     if (f == '.')
       continue;
-    if (f == 'M')
+    if (f == 'M' || f == 'g')
       nth++;
     switch (ops[i]) {
     case 'q': /* byte 1: scratch one time in eight; byte 2: the fault */
@@ -207,6 +210,17 @@ static void write_forced_seed(const char *dir, const char *name,
       break;
     case 'n':
       step[1] = (unsigned char)arm;
+      break;
+    case 'a': /* 64 KiB (pick_size case 6); the last byte: 7 + fault << 3 */
+      if (f != 'G' && f != 'g')
+        break;
+      step[1] = 6;
+      step[2] = 0x00;
+      step[3] = 0x40;
+      step[OP_BYTES - 1] = (unsigned char)(7 | arm << 3);
+      break;
+    case 's': /* the last byte: 3 + fault << 2 */
+      step[OP_BYTES - 1] = (unsigned char)(3 | arm << 2);
       break;
     case 'e': /* name n<i>, FMR_COMMIT_SYNC, the fault in the last byte */
       step[2] = (unsigned char)(i % 12);
@@ -288,6 +302,10 @@ static int write_ops_seeds(const char *dir)
                     ".M.M.M.....F..");
   write_forced_seed(dir, "ops-close-fails.bin", "aeaelqaeaqae",
                     ".....M...F..");
+  write_forced_seed(dir, "ops-grow-fails.bin", "aeaeaaaeqae",
+                    "....G.g....");
+  write_forced_seed(dir, "ops-compact-fails.bin", "aeaekaesaesq",
+                    ".......F..M.");
   return 0;
 }
 
