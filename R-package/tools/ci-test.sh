@@ -41,8 +41,8 @@ cd "$work"
 if [ -n "$tarball_in" ]; then
   cp "$tarball_in" .
 else
-  echo "ci-test: R CMD build $pkgdir"
-  if ! "$R" CMD build --no-build-vignettes "$pkgdir" > build.log 2>&1; then
+  echo "ci-test: R CMD build $pkgdir (vignettes built)"
+  if ! "$R" CMD build "$pkgdir" > build.log 2>&1; then
     cat build.log
     echo "ci-test: R CMD build failed" >&2
     exit 1

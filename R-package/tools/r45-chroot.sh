@@ -40,7 +40,7 @@ suite=trixie
 root=${FMR_CHROOT:-/var/cache/fmalloc-r-ci/$suite}
 stamp=$root/.fmr-ci-stamp
 jobs=${JOBS:-2}
-chroot_packages="r-base-dev r-cran-testthat r-cran-callr r-cran-future build-essential pkg-config"
+chroot_packages="r-base-dev r-cran-testthat r-cran-callr r-cran-future r-cran-knitr build-essential pkg-config"
 # The chroot's environment: nothing of the caller's leaks in.
 chroot_env=(env -i HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=dumb
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -109,8 +109,33 @@ in_chroot () { chroot "$root" "${chroot_env[@]}" "$@"; }
 # ------------------------------------------------------------------
 # The chroot: reuse it, or make it.
 
+# Packages of the list that the stamp does not have; empty if the stamp
+# has them all.
+missing_packages () {
+  local p
+  for p in $chroot_packages; do
+    case " $(cat "$stamp") " in *" $p "*) ;; *) printf '%s ' "$p" ;; esac
+  done
+}
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$chroot_packages" ]; then
   say "reusing the $suite chroot in $root"
+elif [ -f "$stamp" ] && [ -n "$(missing_packages)" ] \
+     && [ -z "$(for p in $(cat "$stamp"); do
+                  case " $chroot_packages " in *" $p "*) ;; *) echo "$p" ;; esac
+                done)" ]; then
+  # A complete chroot whose list lacks packages the new one adds: install
+  # just those (the stamp is rewritten only when they are in).
+  add=$(missing_packages)
+  say "adding $add to the $suite chroot in $root"
+  cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+  mount_all
+  in_chroot apt-get update
+  # shellcheck disable=SC2086  # a list of package names
+  in_chroot apt-get install -y --no-install-recommends $add
+  in_chroot apt-get clean
+  unmount_all
+  printf '%s\n' "$chroot_packages" > "$stamp"
 else
   t0=$SECONDS
   if [ -e "$root" ]; then
