@@ -555,11 +555,11 @@ static int ls_record(const fmr_record *record, void *arg)
   format_type(record->type, ls->numeric, type);
   if (ls->json) {
     printf("%s\n  {\"id\": %" PRIu64 ", \"generation\": %" PRIu64
-           ", \"state\": \"%s\", \"type\": %" PRIu32 ", \"type_tag\": \"",
+           ", \"state\": \"%s\", \"type\": %" PRIu32 ", \"type_tag\": ",
            ls->count == 0 ? "" : ",", record->id, record->generation,
            state_name(record->state), record->type);
-    print_escaped(stdout, type, strlen(type));
-    printf("\", \"length\": %" PRIu64 ", \"bytes\": %" PRIu64
+    print_json_string(type); /* a tag may hold a quote */
+    printf(", \"length\": %" PRIu64 ", \"bytes\": %" PRIu64
            ", \"offset\": %" PRIu64 ", \"meta_bytes\": %zu, \"name\": ",
            record->length, record->payload_bytes, record->payload_offset,
            record->meta_len);

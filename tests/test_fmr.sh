@@ -180,6 +180,7 @@ record type=0x01020304 length=9 meta=0 payload=70
 record type=0x2d2d2d2d length=1 meta=1 payload=1 name=2024
 ff
 00
+record type=0x22414222 length=0 meta=0 payload=- name=quote
 end
 EOF
 expect 0 "" "$fmr" load a.heap < in.dump
@@ -198,7 +199,8 @@ test "$(fields 2 out.txt 4 8)" = "0x62656e63 2" || fail "ls -ln: $(sed -n 2p out
 echo "== --json"
 expect_status 0 "$fmr" ls --json a.heap
 cp out.txt ls.json
-json_ok ls.json 'len(d["records"]) == 4
+json_ok ls.json 'len(d["records"]) == 5
+  and d["records"][4]["type_tag"] == "\"AB\""
   and d["records"][0]["type_tag"] == "benc"
   and d["records"][0]["type"] == 0x62656e63
   and d["records"][0]["meta_bytes"] == 2
@@ -210,7 +212,7 @@ cp out.txt empty-ls.json
 json_ok empty-ls.json 'd["records"] == []'
 expect_status 0 "$fmr" info --json a.heap
 cp out.txt info.json
-json_ok info.json 'd["records_committed"] == 4 and d["clean"] is True
+json_ok info.json 'd["records_committed"] == 5 and d["clean"] is True
   and d["file"] == "a.heap"'
 expect_status 0 "$fmr" check --json a.heap
 cp out.txt check.json
