@@ -85,11 +85,11 @@ struct command;
 /* Parsed arguments of one command. */
 struct args {
   const struct command *command;
-  unsigned flags;         /* OPT_* given on the command line */
-  uint64_t size;          /* --size, 0 if not given */
-  uint64_t max_size;      /* --max-size, 0 if not given */
-  int count;              /* positional arguments */
-  char **values;          /* positional arguments, in order */
+  unsigned flags;    /* OPT_* given on the command line */
+  uint64_t size;     /* --size, 0 if not given */
+  uint64_t max_size; /* --max-size, 0 if not given */
+  int count;         /* positional arguments */
+  char **values;     /* positional arguments, in order */
 };
 
 struct command {
@@ -437,14 +437,14 @@ static int cmd_create(const struct args *args)
 static void info_json(const char *file, const fmr_stats *st)
 {
   char uuid[40];
-  int partial_free = st->readonly && st->free_extents == 0 &&
-                     st->free_bytes > 0;
+  int partial_free =
+      st->readonly && st->free_extents == 0 && st->free_bytes > 0;
   int partial_blocks = st->readonly && st->blocks == 0 && st->used_bytes > 0;
 
   format_uuid(st->uuid, uuid);
   printf("{\"file\": ");
   print_json_string(file);
-  printf(", \"format_version\": %" PRIu32 ", \"uuid\": \"%s\"", 
+  printf(", \"format_version\": %" PRIu32 ", \"uuid\": \"%s\"",
          st->format_version, uuid);
   printf(", \"file_size\": %" PRIu64 ", \"max_size\": %" PRIu64
          ", \"heap_bytes\": %" PRIu64 ", \"used_bytes\": %" PRIu64
@@ -461,10 +461,10 @@ static void info_json(const char *file, const fmr_stats *st)
   else
     printf(", \"blocks\": %" PRIu64, st->blocks);
   printf(", \"records_committed\": %" PRIu64
-         ", \"records_tombstone\": %" PRIu64
-         ", \"records_damaged\": %" PRIu64 ", \"record_bytes\": %" PRIu64
-         ", \"tombstone_bytes\": %" PRIu64 ", \"catalog_bytes\": %" PRIu64
-         ", \"catalog_slots\": %" PRIu64 ", \"clean\": %s}\n",
+         ", \"records_tombstone\": %" PRIu64 ", \"records_damaged\": %" PRIu64
+         ", \"record_bytes\": %" PRIu64 ", \"tombstone_bytes\": %" PRIu64
+         ", \"catalog_bytes\": %" PRIu64 ", \"catalog_slots\": %" PRIu64
+         ", \"clean\": %s}\n",
          st->records_committed, st->records_tombstone, st->records_damaged,
          st->record_bytes, st->tombstone_bytes, st->catalog_bytes,
          st->catalog_slots, st->recovered ? "false" : "true");
@@ -707,8 +707,7 @@ static int cmd_check(const struct args *args)
            have_stats && st.recovered ? "false" : "true");
   } else if (!failed) {
     if (check.problems > 0)
-      printf("%s: %" PRIu64 " problem(s) found\n", check.file,
-             check.problems);
+      printf("%s: %" PRIu64 " problem(s) found\n", check.file, check.problems);
     else
       printf("%s: ok\n", check.file);
   }
@@ -914,7 +913,7 @@ static int cmd_compact(const struct args *args)
    is a record without a payload.  Tombstones, ids and generations are
    not dumped: a load gives new ids.  */
 
-#define DUMP_MAGIC "fmr-dump 1"
+#define DUMP_MAGIC   "fmr-dump 1"
 #define HEX_PER_LINE 64
 
 static void dump_hex(const unsigned char *p, uint64_t n)
@@ -1224,8 +1223,8 @@ static int load_records(fmr_heap *heap, struct reader *in)
         return EXIT_FAILED;
       }
     }
-    rc = fmr_commit(heap, payload, type, length, name, meta,
-                    (size_t)meta_len, 0, &id);
+    rc = fmr_commit(heap, payload, type, length, name, meta, (size_t)meta_len,
+                    0, &id);
     free(meta);
     if (rc != FMR_OK) {
       char what[64];
@@ -1446,11 +1445,28 @@ static int parse_size(const char *s, uint64_t *out)
   if (errno != 0)
     return -1;
   switch (*end) {
-  case 'k': case 'K': shift = 10; end++; break;
-  case 'm': case 'M': shift = 20; end++; break;
-  case 'g': case 'G': shift = 30; end++; break;
-  case 't': case 'T': shift = 40; end++; break;
-  default: break;
+  case 'k':
+  case 'K':
+    shift = 10;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    shift = 20;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    shift = 30;
+    end++;
+    break;
+  case 't':
+  case 'T':
+    shift = 40;
+    end++;
+    break;
+  default:
+    break;
   }
   if (shift != 0 && strcmp(end, "iB") == 0)
     end += 2;
@@ -1540,8 +1556,7 @@ static int parse_args(const struct command *command, int argc, char **argv,
         if (o->bit == OPT_SIZE || o->bit == OPT_MAX_SIZE) {
           uint64_t *dest = o->bit == OPT_SIZE ? &args->size : &args->max_size;
           if (parse_size(optarg, dest) != 0) {
-            snprintf(opt, sizeof opt, "invalid size for --%s: '%%s'",
-                     o->name);
+            snprintf(opt, sizeof opt, "invalid size for --%s: '%%s'", o->name);
             usage_error(command, opt, optarg);
             return EXIT_USAGE;
           }
