@@ -7,7 +7,7 @@
 #
 # Runs named-array twice on a fresh heap file (the first run must create
 # the array, the second must find it) and catalog-stats on the result,
-# then the fmr tool ($fmr, default ../src/fmr) on that file: info, ls,
+# then the fmr tool ($fmr, default ../fmr/fmr) on that file: info, ls,
 # check, tombstone, reclaim, and its errors for a missing and a foreign
 # file.
 # The programs are taken from the build directory (the current directory
@@ -20,7 +20,7 @@ builddir=${builddir:-.}
 EXEEXT=${EXEEXT:-}
 named_array=$builddir/named-array$EXEEXT
 catalog_stats=$builddir/catalog-stats$EXEEXT
-fmr=${fmr:-$builddir/../src/fmr$EXEEXT}
+fmr=${fmr:-$builddir/../fmr/fmr$EXEEXT}
 
 fail () {
   echo "run-examples.sh: FAIL: $*" >&2
