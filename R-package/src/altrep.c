@@ -143,8 +143,11 @@ SEXP rfm_make_vector(SEXP rt_ext, rfm_store *s, int pin)
 SEXP rfm_new_vector_cap(SEXP rt_ext, int type, R_xlen_t n, int zero,
                         size_t str_cap)
 {
-  rfm_runtime *rt = rfm_runtime_get(rt_ext, 1);
   size_t bytes = rfm_payload_size(type, n, str_cap);
+  /* First, before anything is taken: the collection runs finalizers that
+     may free blocks and close runtimes.  */
+  rfm_gc_before_alloc(rt_ext, bytes);
+  rfm_runtime *rt = rfm_runtime_get(rt_ext, 1);
   rfm_store *s = rfm_store_new(rt, type, n, bytes, zero && type != STRSXP);
   if (type == STRSXP)
     rfm_str_init(s->payload, n, str_cap);
