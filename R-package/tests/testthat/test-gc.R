@@ -106,24 +106,31 @@ test_that("collections inside operations free nothing still in use", {
   n <- 2e4
   xb <- as.numeric(seq_len(n)) / 7
   sb <- sprintf("s%06d", seq_len(n))
-  for (round in 1:2) {
-    x <- as_fmalloc(xb, runtime = rt)
-    s <- as_fmalloc(sb, runtime = rt)
-    # garbage for each collection to free while the operations run
-    junk <- lapply(1:2, function(i) as_fmalloc(xb + i, runtime = rt))
-    rm(junk)
-    expect_same(x + 1, xb + 1)
-    expect_same(x[n:1], xb[n:1])
-    expect_same(cumsum(x), cumsum(xb))
-    expect_same(sqrt(x), sqrt(xb))
-    expect_same(s[n:1], sb[n:1])
-    expect_same(s[c(TRUE, FALSE)], sb[c(TRUE, FALSE)])
-    y <- x
-    y[1] <- -1
-    expect_identical(unclass(x)[1], xb[1])
-    expect_identical(unclass(y)[1], -1)
-  }
-  expect_true(fmalloc_gc_info(rt)$collections >= 2 * 8)
+  x <- as_fmalloc(xb, runtime = rt)
+  s <- as_fmalloc(sb, runtime = rt)
+  # garbage for each collection to free while the operations run
+  junk <- lapply(1:2, function(i) as_fmalloc(xb + i, runtime = rt))
+  rm(junk)
+  expect_same(x + 1, xb + 1)
+  expect_same(x[n:1], xb[n:1])
+  expect_same(cumsum(x), cumsum(xb))
+  expect_same(sqrt(x), sqrt(xb))
+  expect_same(s[n:1], sb[n:1])
+  expect_same(s[c(TRUE, FALSE)], sb[c(TRUE, FALSE)])
+  expect_same(x > 1000, xb > 1000)
+  expect_same(!(x > 1000), !(xb > 1000))
+  expect_same(-x, -xb)
+  expect_same(x * x, xb * xb)
+  expect_same(as.integer(x), as.integer(xb))
+  expect_same(is.na(x), is.na(xb))
+  expect_same(which(x > 1000), which(xb > 1000))
+  expect_same(rev(x), rev(xb))
+  expect_same(s == s[n:1], sb == sb[n:1])
+  y <- x
+  y[1] <- -1
+  expect_identical(unclass(x)[1], xb[1])
+  expect_identical(unclass(y)[1], -1)
+  expect_true(fmalloc_gc_info(rt)$collections >= 16)
 })
 
 test_that("a bad Rfmalloc.gc_budget is an error, not a crash", {
