@@ -120,6 +120,14 @@
 #'     default 1e5) are copied into ordinary R memory when R duplicates
 #'     them, and results shorter than this are ordinary R vectors; longer
 #'     ones are file-backed.}
+#'   \item{`Rfmalloc.gc_budget`}{Bytes of unsaved file-backed vectors made
+#'     in a runtime since the package last asked R to collect garbage after
+#'     which it asks again before making the next one (R's collector does
+#'     not see the heap file's blocks).  `NULL` (default): the larger of
+#'     256 MiB and a quarter of the heap file; `0`: collect before every new
+#'     file-backed vector; `Inf`: never.  At half the budget a collection
+#'     is asked for when the new vector would grow the file.  Negative, `NA` or non-numeric values are an
+#'     error.  See [fmalloc_gc].}
 #'   \item{`Rfmalloc.class`}{`FALSE` makes new and loaded vectors without
 #'     the S3 class (see Classes and dispatch); default `TRUE`.}
 #'   \item{`Rfmalloc.serialize`}{Set to `"value"` to serialize persistent

@@ -143,8 +143,11 @@ SEXP rfm_make_vector(SEXP rt_ext, rfm_store *s, int pin)
 SEXP rfm_new_vector_cap(SEXP rt_ext, int type, R_xlen_t n, int zero,
                         size_t str_cap)
 {
-  rfm_runtime *rt = rfm_runtime_get(rt_ext, 1);
   size_t bytes = rfm_payload_size(type, n, str_cap);
+  /* First, before anything is taken: the collection runs finalizers that
+     may free blocks and close runtimes.  */
+  rfm_gc_before_alloc(rt_ext, bytes);
+  rfm_runtime *rt = rfm_runtime_get(rt_ext, 1);
   rfm_store *s = rfm_store_new(rt, type, n, bytes, zero && type != STRSXP);
   if (type == STRSXP)
     rfm_str_init(s->payload, n, str_cap);
@@ -386,6 +389,49 @@ static R_INLINE R_xlen_t subset_pos(SEXP indx, R_xlen_t k, R_xlen_t len)
   return (ISNAN(d) || d < 1 || d >= (double)len + 1) ? -1 : (R_xlen_t)d - 1;
 }
 
+/* INDX read without a call into R per element (TYPEOF, INTEGER and REAL
+   are functions outside R itself): its elements in memory, unless it is
+   an ALTREP vector (a compact sequence), which subset_pos reads.  50
+   random gathers of 5e5 of 1e6 doubles (.subset(x, idx), persistent
+   heap): 5.0 to 5.9 s against 6.0 to 6.6 s with two calls per element,
+   base R 1.9 to 2.1 s, on a machine with a load average of 17.  */
+typedef struct subset_index {
+  SEXP indx;
+  R_xlen_t len;
+  const int *ip;
+  const double *dp;
+} subset_index;
+
+static void subset_index_init(subset_index *ix, SEXP indx, R_xlen_t len)
+{
+  ix->indx = indx;
+  ix->len = len;
+  ix->ip = NULL;
+  ix->dp = NULL;
+  if (!ALTREP(indx)) {
+    if (TYPEOF(indx) == INTSXP)
+      ix->ip = INTEGER_RO(indx);
+    else
+      ix->dp = REAL_RO(indx);
+  }
+}
+
+static R_INLINE R_xlen_t subset_at(const subset_index *ix, R_xlen_t k)
+{
+  if (ix->ip != NULL) {
+    int i = ix->ip[k];
+    return (i == NA_INTEGER || i < 1 || (R_xlen_t)i > ix->len)
+               ? -1
+               : (R_xlen_t)i - 1;
+  }
+  if (ix->dp != NULL) {
+    double d = ix->dp[k];
+    return (ISNAN(d) || d < 1 || d >= (double)ix->len + 1) ? -1
+                                                           : (R_xlen_t)d - 1;
+  }
+  return subset_pos(ix->indx, k, ix->len);
+}
+
 /* x[indx] as a new vector, file-backed, computed here; NULL (R does it
    in ordinary memory) below the threshold or when no runtime can take
    the result.  */
@@ -464,23 +510,25 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
   SEXP ans = PROTECT(rfm_new_vector(target, v->store->type, n, 0));
   void *src = rfm_payload(v);
   void *dst = rfm_handle(ans)->store->payload;
+  subset_index ix;
+  subset_index_init(&ix, indx, len);
   switch (v->store->type) {
   case LGLSXP:
   case INTSXP:
     for (R_xlen_t k = 0; k < n; k++) {
-      R_xlen_t j = subset_pos(indx, k, len);
+      R_xlen_t j = subset_at(&ix, k);
       ((int *)dst)[k] = j < 0 ? NA_INTEGER : ((int *)src)[j];
     }
     break;
   case REALSXP:
     for (R_xlen_t k = 0; k < n; k++) {
-      R_xlen_t j = subset_pos(indx, k, len);
+      R_xlen_t j = subset_at(&ix, k);
       ((double *)dst)[k] = j < 0 ? NA_REAL : ((double *)src)[j];
     }
     break;
   case CPLXSXP:
     for (R_xlen_t k = 0; k < n; k++) {
-      R_xlen_t j = subset_pos(indx, k, len);
+      R_xlen_t j = subset_at(&ix, k);
       if (j < 0) {
         ((Rcomplex *)dst)[k].r = NA_REAL;
         ((Rcomplex *)dst)[k].i = NA_REAL;
@@ -491,7 +539,7 @@ static SEXP vec_Extract_subset(SEXP x, SEXP indx, SEXP call)
     break;
   case RAWSXP:
     for (R_xlen_t k = 0; k < n; k++) {
-      R_xlen_t j = subset_pos(indx, k, len);
+      R_xlen_t j = subset_at(&ix, k);
       ((Rbyte *)dst)[k] = j < 0 ? 0 : ((Rbyte *)src)[j];
     }
     break;

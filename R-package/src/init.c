@@ -59,6 +59,7 @@ SEXP C_rfm_is_saved_view(SEXP);
 SEXP C_rfm_assign_attr(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP C_rfm_set_owner(SEXP, SEXP);
 SEXP C_rfm_view(SEXP);
+SEXP C_rfm_gc_info(SEXP);
 SEXP C_rfm_isna(SEXP);
 SEXP C_rfm_anyna(SEXP);
 SEXP C_rfm_which(SEXP);
@@ -127,6 +128,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(C_rfm_assign_attr, 5),
     ENTRY(C_rfm_set_owner, 2),
     ENTRY(C_rfm_view, 1),
+    ENTRY(C_rfm_gc_info, 1),
     ENTRY(C_rfm_isna, 1),
     ENTRY(C_rfm_anyna, 1),
     ENTRY(C_rfm_which, 1),

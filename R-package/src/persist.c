@@ -62,6 +62,7 @@ void rfm_commit(rfm_store *s, const char *name, SEXP meta, int role)
     s->committed = 1;
     s->record_id = id;
     rfm_store_committed(s);
+    rfm_gc_account(rt, -(double)s->bytes); /* saved: no longer garbage */
   } else {
     rc = fmr_record_get(rt->heap, s->record_id, &rec);
     if (rc != FMR_OK)
@@ -262,6 +263,8 @@ static void destroy_store(rfm_store *s)
                           : fmr_free(s->rt->heap, s->payload);
     if (rc != FMR_OK)
       rfm_fail(rc, "cannot free the vector");
+    if (!s->committed)
+      rfm_gc_account(s->rt, -(double)s->bytes);
   }
   rfm_store_forget(s);
 }

@@ -92,6 +92,13 @@ typedef struct rfm_runtime {
   void *standin;       /* closed with force: anonymous memory where the
                           heap was mapped, until the last vector goes */
   size_t standin_len;
+  /* GC pressure (store.c): bytes of private blocks made minus those
+     freed since the package last asked R to collect (when gc_epoch is
+     rfm_gc_epoch; any other value means zero), and the collections the
+     package asked for because of this runtime.  */
+  double gc_unsaved;
+  unsigned long gc_epoch;
+  double gc_collections;
 } rfm_runtime;
 
 typedef struct rfm_store {
@@ -190,6 +197,20 @@ SEXP rfm_result_runtime(SEXP rt_ext);
 SEXP rfm_reader_frame(void);
 
 /* store.c */
+/* R's garbage collector sees only the small R objects over file-backed
+   vectors, not their blocks.  Before a new block of BYTES in RT, ask R
+   to collect (R_gc, which also runs the finalizers that free the blocks
+   of unreachable vectors) when the blocks made in RT since the last
+   such collection, less those freed, reach the budget (option
+   Rfmalloc.gc_budget), or when the block would grow the file and enough
+   was made since to hold it.  Call it before taking any pointer into a
+   store that a finalizer could free; RT_EXT must be protected.  */
+void rfm_gc_before_alloc(SEXP rt_ext, size_t bytes);
+/* Account BYTES of private blocks made (DELTA > 0) or freed in RT.  */
+void rfm_gc_account(rfm_runtime *rt, double delta);
+/* getOption("Rfmalloc.gc_budget"), checked: bytes, Inf for never, or a
+   negative number for the default (max(256 MiB, file size / 4)).  */
+double rfm_gc_budget_option(void);
 rfm_store *rfm_store_new(rfm_runtime *rt, int type, R_xlen_t n, size_t bytes,
                          int zero);
 rfm_store *rfm_store_of_record(rfm_runtime *rt, const fmr_record *rec);

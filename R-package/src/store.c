@@ -155,6 +155,131 @@ static void table_insert(rfm_runtime *rt, rfm_store *s)
     Rf_error("out of memory");
 }
 
+/* --- GC pressure ---------------------------------------------------------
+
+   R's collector counts the bytes of R objects; the block of a file-backed
+   vector is not one, so a loop that makes a new 4 MB result each time
+   (y <- x[idx]) leaves R thinking almost nothing was allocated, and the
+   blocks of unreachable results pile up in the heap file until R happens
+   to collect.  Each runtime therefore counts the bytes of private blocks
+   (unsaved vectors) made since the package last asked R to collect, less
+   those freed since (finalizers, destroy, save); before a new block it
+   asks R to collect (R_gc(): a full collection that also runs the
+   finalizers, which free the blocks of unreachable vectors into the
+   heap's free lists) when that count reaches the budget, or half the
+   budget when the new block would not fit in the free space (the file
+   would grow).  So freed space is reused before the file grows, the file
+   stays within about the live data plus the budget, and the cost is at
+   most one full collection per half budget of allocation.  (Collecting
+   at every growth once the block's own size was made since was tried:
+   in y <- x[idx] the previous y is still bound when the next one is
+   made, so each collection freed one block and the loop ran one
+   collection per iteration, 300 of them, 8x base R's time.)
+
+   A count belongs to the epoch it was made in: every collection asked
+   here starts a new epoch, which zeroes the count of every runtime
+   without visiting them.  */
+
+#define RFM_GC_BUDGET_MIN (256.0 * 1024 * 1024) /* default: at least this */
+
+static unsigned long gc_epoch = 1; /* calloc'ed runtimes start at 0 */
+static int gc_running;             /* inside our R_gc(): no recursion */
+
+static void gc_sync_epoch(rfm_runtime *rt)
+{
+  if (rt->gc_epoch != gc_epoch) {
+    rt->gc_epoch = gc_epoch;
+    rt->gc_unsaved = 0;
+  }
+}
+
+void rfm_gc_account(rfm_runtime *rt, double delta)
+{
+  gc_sync_epoch(rt);
+  rt->gc_unsaved += delta;
+  if (rt->gc_unsaved < 0)
+    rt->gc_unsaved = 0;
+}
+
+double rfm_gc_budget_option(void)
+{
+  static SEXP sym = NULL;
+  if (sym == NULL)
+    sym = Rf_install("Rfmalloc.gc_budget");
+  SEXP opt = Rf_GetOption1(sym);
+  if (opt == R_NilValue)
+    return -1;
+  double b = NA_REAL;
+  if ((TYPEOF(opt) == REALSXP || TYPEOF(opt) == INTSXP) &&
+      XLENGTH(opt) == 1)
+    b = Rf_asReal(opt);
+  if (ISNAN(b) || b < 0)
+    Rf_error("option Rfmalloc.gc_budget must be a single non-negative "
+             "number of bytes (0: collect before every new file-backed "
+             "vector; Inf: never collect; NULL: the default, the larger of "
+             "256 MiB and a quarter of the heap file)");
+  return b;
+}
+
+void rfm_gc_before_alloc(SEXP rt_ext, size_t bytes)
+{
+  double budget = rfm_gc_budget_option(); /* checked even when unused */
+  if (TYPEOF(rt_ext) != EXTPTRSXP || R_ExternalPtrTag(rt_ext) != rfm_runtime_tag)
+    return; /* the caller's check reports it */
+  rfm_runtime *rt = R_ExternalPtrAddr(rt_ext);
+  if (rt == NULL || gc_running || budget == R_PosInf ||
+      !rfm_can_allocate(rt))
+    return;
+  gc_sync_epoch(rt);
+  double unsaved = rt->gc_unsaved;
+  fmr_stats st;
+  fmr_stats_init(&st);
+  if (fmr_stat(rt->heap, &st) != FMR_OK)
+    return; /* the allocation reports what is wrong */
+  if (budget < 0) {
+    budget = (double)st.file_size / 4;
+    if (budget < RFM_GC_BUDGET_MIN)
+      budget = RFM_GC_BUDGET_MIN;
+  }
+  int grows = (double)st.largest_free < (double)bytes &&
+              (double)st.pending_free_bytes < (double)bytes;
+  /* Half the budget when the file would grow: the growth (half the
+     file's size) is what the collection may save.  */
+  if (!(unsaved >= budget || (grows && unsaved >= budget / 2)))
+    return;
+  gc_running = 1;
+  R_gc();
+  gc_running = 0;
+  gc_epoch++;
+  rt->gc_collections++;
+}
+
+/* The GC pressure of the runtime RT_EXT: a list of unsaved_bytes (made
+   less freed since the last collection the package asked for),
+   collections (asked for because of this runtime) and budget (the
+   budget now in bytes: the option, or the default for this heap).  */
+SEXP C_rfm_gc_info(SEXP rt_ext)
+{
+  rfm_runtime *rt = rfm_runtime_get(rt_ext, 0);
+  double budget = rfm_gc_budget_option();
+  if (budget < 0) {
+    fmr_stats st;
+    fmr_stats_init(&st);
+    budget = RFM_GC_BUDGET_MIN;
+    if (rt->heap != NULL && fmr_stat(rt->heap, &st) == FMR_OK &&
+        (double)st.file_size / 4 > budget)
+      budget = (double)st.file_size / 4;
+  }
+  gc_sync_epoch(rt);
+  const char *names[] = {"unsaved_bytes", "collections", "budget", ""};
+  SEXP ans = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(ans, 0, Rf_ScalarReal(rt->gc_unsaved));
+  SET_VECTOR_ELT(ans, 1, Rf_ScalarReal(rt->gc_collections));
+  SET_VECTOR_ELT(ans, 2, Rf_ScalarReal(budget));
+  UNPROTECT(1);
+  return ans;
+}
+
 /* --- stores ------------------------------------------------------------ */
 
 static void store_link(rfm_runtime *rt, rfm_store *s)
@@ -201,6 +326,7 @@ static rfm_store *store_try_new(rfm_runtime *rt, int type, R_xlen_t n,
   s->length = n;
   s->type = type;
   store_link(rt, s);
+  rfm_gc_account(rt, (double)bytes);
   return s;
 }
 
@@ -311,8 +437,10 @@ void rfm_store_release(rfm_store *s)
     if (s->malloced)
       free(s->payload);
     else if (!s->committed && rt->heap != NULL && !rt->readonly &&
-             !rfm_forked(rt))
+             !rfm_forked(rt)) {
       fmr_free(rt->heap, s->payload);
+      rfm_gc_account(rt, -(double)s->bytes);
+    }
   }
   if (s->committed && table_get(rt->records, s->record_id) == s)
     table_remove(rt->records, s->record_id);

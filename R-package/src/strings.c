@@ -256,6 +256,8 @@ static void str_grow(rfm_store *s, size_t extra)
     int rc = fmr_malloc(s->rt->heap, bytes, &p);
     if (rc != FMR_OK)
       rfm_fail(rc, "cannot grow a character vector in the fmalloc heap");
+    if (!s->committed)
+      rfm_gc_account(s->rt, (double)bytes);
   }
   memcpy(p, old, rfm_str_table_bytes((uint64_t)n));
   rfm_str_hdr(p)->cap = cap;
@@ -285,6 +287,7 @@ static void str_grow(rfm_store *s, size_t extra)
       s->generation = rec.generation;
   } else {
     fmr_free(s->rt->heap, old);
+    rfm_gc_account(s->rt, -(double)s->bytes);
   }
   s->payload = p;
   s->bytes = bytes;

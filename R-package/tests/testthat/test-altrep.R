@@ -145,3 +145,27 @@ test_that("the C API works from a package with LinkingTo: Rfmalloc", {
   expect_null(.Call("tiny_rt", 1, PACKAGE = "tinyfm"))
   cleanup_fmalloc(rt)
 })
+
+test_that("file-backed subsets read every kind of index as base R does", {
+  old <- options(Rfmalloc.threshold = 10)
+  on.exit(options(old), add = TRUE)
+  rt <- open_fmalloc(heap_file(), mode = "scratch")
+  on.exit(cleanup_fmalloc(rt), add = TRUE)
+  n <- 50L
+  bases <- list(as.numeric(1:n) / 3, 1:n, rep(c(TRUE, FALSE, NA), length.out = n),
+                complex(real = 1:n, imaginary = -(1:n)), as.raw(1:n))
+  idxs <- list(
+    c(5L, NA, 1L, 60L, n, 2L, 2L, 3L, 4L, 7L, 9L, 11L), # int: NA, past the end
+    c(5.9, NA, 1, 60, n, 2.2, 2, 3, 4, 7, 9, 11, NaN, Inf), # double
+    3:40, # a compact sequence (ALTREP)
+    seq(2, 40, by = 2) # double, not compact
+  )
+  for (b in bases) {
+    x <- as_fmalloc(b, runtime = rt)
+    for (i in idxs) {
+      y <- x[i]
+      expect_true(is_fmalloc(y))
+      expect_same(y, b[i])
+    }
+  }
+})
