@@ -847,6 +847,27 @@ static int reserve_existing(struct fmr_heap *heap)
 {
   if (!may_have_holes(heap->fd, heap->file_size))
     return FMR_OK;
+  /* Holes larger than the free space are refused before the fallocate,
+     which would take every free block, fail, and keep them (ext4 keeps
+     the blocks it got inside the file's size: nothing gives them back),
+     leaving the disk full for every process.  st_blocks may count a
+     partial page past the heap: the estimate of what is missing can
+     only be low, so the fallocate stays the last word. */
+  struct stat st;
+  uint64_t avail = disk_free(heap->fd);
+  if (avail != UINT64_MAX && fstat(heap->fd, &st) == 0) {
+    uint64_t have = (uint64_t)st.st_blocks * 512;
+    uint64_t missing = have < heap->file_size ? heap->file_size - have : 0;
+    if (missing > avail)
+      return fmr_fail(
+          FMR_ENOSPC,
+          "cannot open %s for writing: its %llu bytes are not all on disk "
+          "(a sparse copy, or holes punched in it), %llu bytes are "
+          "missing and its file system has only %llu free; free space "
+          "there, or open it read-only",
+          heap->path, (unsigned long long)heap->file_size,
+          (unsigned long long)missing, (unsigned long long)avail);
+  }
   int err = posix_fallocate(heap->fd, 0, (off_t)heap->file_size);
   if (err == 0)
     return FMR_OK;

@@ -735,6 +735,67 @@ START_TEST(test_growth_step_near_full)
 }
 END_TEST
 
+/* A writer open of a sparse copy whose holes need more than the free
+   space is refused before the fallocate: on ext4 a fallocate that runs
+   out keeps the blocks it got inside the file, so the open used to fail
+   and leave the disk full. */
+static int sparse_partial_child(void *arg)
+{
+  struct sparse_args *a = arg;
+  char *copy = tu_path(a->dir, "copy.fmr");
+  CHILD_CHECK(sparse_copy(a->orig, copy) == 0);
+  uint64_t size = (uint64_t)tu_file_size(copy);
+  uint64_t blocks = blocks_of(copy);
+  CHILD_CHECK(blocks < size / 4);
+  CHILD_CHECK(fill_fs(a->dir, "fill", 4 * TU_MIB) == 0);
+  uint64_t avail0 = fs_avail(a->dir);
+  CHILD_CHECK(avail0 > TU_MIB && avail0 < size - blocks);
+  fmr_heap *heap;
+  CHILD_CHECK_RC(tu_open(copy, 0, &heap), FMR_ENOSPC);
+  CHILD_CHECK(strstr(fmr_errmsg(), "missing") != NULL);
+  CHILD_CHECK(strstr(fmr_errmsg(), "read-only") != NULL);
+  if (blocks_of(copy) != blocks || fs_avail(a->dir) + 256 * TU_KIB < avail0) {
+    fprintf(stderr, "refused open took blocks: file %llu -> %llu, free "
+                    "%llu -> %llu\n",
+            (unsigned long long)blocks, (unsigned long long)blocks_of(copy),
+            (unsigned long long)avail0,
+            (unsigned long long)fs_avail(a->dir));
+    _exit(95);
+  }
+  CHILD_CHECK_RC(tu_open(copy, FMR_OPEN_READONLY, &heap), 0);
+  CHILD_CHECK_RC(fmr_close(heap), 0);
+  free(copy);
+  return 0;
+}
+
+START_TEST(test_sparse_copy_no_partial_reserve)
+{
+  char *dir = tu_tmpdir();
+  char *orig = tu_path(dir, "orig.fmr");
+  fmr_heap *heap;
+  void *p;
+  uint64_t id;
+  ck_assert_fmr_ok(tu_open_sized(orig, FMR_OPEN_CREATE, 24 * TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
+  tu_fill(p, 4000, 17);
+  ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "a", NULL, 0, 0, &id));
+  ck_assert_fmr_ok(fmr_close(heap));
+  struct smallfs fs;
+  if (smallfs_mount(&fs, 1, 96 * TU_MIB, "test_sparse_copy_no_partial_reserve") !=
+      0)
+    goto done;
+  struct sparse_args a = {orig, fs.dir};
+  int status = tu_wait(tu_fork(sparse_partial_child, &a));
+  smallfs_umount(&fs);
+  ck_assert_msg(!TU_SIGNALED(status), "child killed by signal %d",
+                status - 256);
+  ck_assert_msg(status == 0, "child exited with %d", status);
+done:
+  free(orig);
+  free(dir);
+}
+END_TEST
+
 static Suite *diskfull_suite(void)
 {
   Suite *s = suite_create("diskfull");
@@ -750,6 +811,7 @@ static Suite *diskfull_suite(void)
   tcase_add_test(tc, test_create_larger_than_disk);
   tcase_add_test(tc, test_growth_larger_than_disk);
   tcase_add_test(tc, test_growth_step_near_full);
+  tcase_add_test(tc, test_sparse_copy_no_partial_reserve);
   suite_add_tcase(s, tc);
   return s;
 }
