@@ -647,8 +647,7 @@ START_TEST(test_create_larger_than_disk)
   assert_refused_at_once();
   ck_assert_int_eq(tu_count_entries(fs.dir), 0);
   ck_assert_uint_eq(fs_avail(fs.dir), avail0);
-  ck_assert_fmr_ok(
-      open_opts(path, FMR_MODE_PERSISTENT, 4 * TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(open_opts(path, FMR_MODE_PERSISTENT, 4 * TU_MIB, 0, &heap));
   ck_assert_uint_eq(tu_stat(heap).file_size, 4 * TU_MIB);
   ck_assert_fmr_ok(fmr_close(heap));
   free(path);
@@ -755,11 +754,11 @@ static int sparse_partial_child(void *arg)
   CHILD_CHECK(strstr(fmr_errmsg(), "missing") != NULL);
   CHILD_CHECK(strstr(fmr_errmsg(), "read-only") != NULL);
   if (blocks_of(copy) != blocks || fs_avail(a->dir) + 256 * TU_KIB < avail0) {
-    fprintf(stderr, "refused open took blocks: file %llu -> %llu, free "
-                    "%llu -> %llu\n",
+    fprintf(stderr,
+            "refused open took blocks: file %llu -> %llu, free "
+            "%llu -> %llu\n",
             (unsigned long long)blocks, (unsigned long long)blocks_of(copy),
-            (unsigned long long)avail0,
-            (unsigned long long)fs_avail(a->dir));
+            (unsigned long long)avail0, (unsigned long long)fs_avail(a->dir));
     _exit(95);
   }
   CHILD_CHECK_RC(tu_open(copy, FMR_OPEN_READONLY, &heap), 0);
@@ -775,14 +774,15 @@ START_TEST(test_sparse_copy_no_partial_reserve)
   fmr_heap *heap;
   void *p;
   uint64_t id;
-  ck_assert_fmr_ok(tu_open_sized(orig, FMR_OPEN_CREATE, 24 * TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(
+      tu_open_sized(orig, FMR_OPEN_CREATE, 24 * TU_MIB, 0, &heap));
   ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
   tu_fill(p, 4000, 17);
   ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "a", NULL, 0, 0, &id));
   ck_assert_fmr_ok(fmr_close(heap));
   struct smallfs fs;
-  if (smallfs_mount(&fs, 1, 96 * TU_MIB, "test_sparse_copy_no_partial_reserve") !=
-      0)
+  if (smallfs_mount(&fs, 1, 96 * TU_MIB,
+                    "test_sparse_copy_no_partial_reserve") != 0)
     goto done;
   struct sparse_args a = {orig, fs.dir};
   int status = tu_wait(tu_fork(sparse_partial_child, &a));

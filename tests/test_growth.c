@@ -223,8 +223,8 @@ static int open_step(const char *path, unsigned flags, uint64_t initial,
   return fmr_open(path, &o, heap_out);
 }
 
-/* Take every free byte of HEAP but KEEP (NULL if no more is free), so that the next allocation
-   larger than KEEP must grow the file. */
+/* Take every free byte of HEAP but KEEP (NULL if no more is free), so that the
+   next allocation larger than KEEP must grow the file. */
 static void *hold_all_but(fmr_heap *heap, uint64_t keep)
 {
   fmr_stats st = tu_stat(heap);
@@ -244,7 +244,8 @@ START_TEST(test_growth_step)
   char *path = tu_path(dir, "step.fmr");
   fmr_heap *heap;
   void *p, *q, *r;
-  ck_assert_fmr_ok(open_step(path, FMR_OPEN_CREATE, TU_MIB, 16 * TU_MIB, &heap));
+  ck_assert_fmr_ok(
+      open_step(path, FMR_OPEN_CREATE, TU_MIB, 16 * TU_MIB, &heap));
   ck_assert_uint_eq(tu_stat(heap).file_size, TU_MIB);
   ck_assert_fmr_ok(fmr_malloc(heap, 2 * TU_MIB, &p));
   ck_assert_uint_eq(tu_stat(heap).file_size, 17 * TU_MIB);
@@ -266,8 +267,7 @@ START_TEST(test_growth_step)
   ck_assert_fmr_ok(tu_open(path, 0, &heap));
   q = hold_all_but(heap, 64 * TU_KIB);
   ck_assert_fmr_ok(fmr_malloc(heap, TU_MIB, &r));
-  ck_assert_uint_eq(tu_stat(heap).file_size,
-                    33 * TU_MIB + 33 * TU_MIB / 2);
+  ck_assert_uint_eq(tu_stat(heap).file_size, 33 * TU_MIB + 33 * TU_MIB / 2);
   ck_assert_fmr_ok(fmr_close(heap));
   free(path);
   free(dir);
@@ -282,7 +282,8 @@ START_TEST(test_growth_step_small)
   char *path = tu_path(dir, "small.fmr");
   fmr_heap *heap;
   void *p, *q;
-  ck_assert_fmr_ok(open_step(path, FMR_OPEN_CREATE, TU_MIB, 256 * TU_KIB, &heap));
+  ck_assert_fmr_ok(
+      open_step(path, FMR_OPEN_CREATE, TU_MIB, 256 * TU_KIB, &heap));
   ck_assert_fmr_ok(fmr_malloc(heap, 8 * TU_MIB, &p));
   uint64_t size = tu_stat(heap).file_size;
   ck_assert_uint_ge(size, 8 * TU_MIB);
