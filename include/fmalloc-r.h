@@ -150,6 +150,14 @@ typedef struct fmr_options {
                             or less where address space is limited */
   unsigned file_mode;    /* permissions of a new file before umask;
                             default 0666 */
+  /* Appended after file_mode: a caller whose struct_size stops short
+     of it gets the default. */
+  uint64_t growth_step;  /* bytes each growth of the file adds (at least
+                            what the allocation needs); 0 means the
+                            default: half the file's size, between 4 MiB
+                            and 1 GiB.  Either is cut to what the
+                            allocation needs when it would leave less
+                            than half the file system's free space. */
 } fmr_options;
 
 /* A catalog record as seen by the caller.  Initialize with

@@ -285,6 +285,8 @@ struct fmr_heap {
      with release after the mmap, loaded with acquire there. */
   _Atomic uint64_t mapped;
   uint64_t file_size;        /* bytes the heap uses (recorded in meta) */
+  uint64_t growth_step;      /* fmr_options.growth_step of the first open;
+                                0: the default step (fmr_heap_grow) */
   struct fmr_disk_meta meta; /* copy of the current meta page */
 
   struct fmr_extents extents; /* free space */

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -502,6 +503,27 @@ static int reserve_disk(struct fmr_heap *heap, uint64_t from, uint64_t to)
                         (unsigned long long)from, (unsigned long long)to);
 }
 
+/* Bytes the file system of the open file FD has free for an
+   unprivileged writer: f_bavail * f_frsize.  Not f_bfree: blocks kept
+   for root are the machine's reserve, which a heap should not eat even
+   when its process is root.  UINT64_MAX when the file system does not
+   say (fstatvfs fails, or it reports no blocks at all, as some virtual
+   and network file systems do): the fallocate is then the only check. */
+static uint64_t disk_free(int fd)
+{
+  struct statvfs v;
+  if (fstatvfs(fd, &v) != 0 || v.f_blocks == 0 || v.f_frsize == 0)
+    return UINT64_MAX;
+  if ((uint64_t)v.f_bavail > UINT64_MAX / (uint64_t)v.f_frsize)
+    return UINT64_MAX;
+  return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+static double gib(uint64_t bytes)
+{
+  return (double)bytes / (double)(UINT64_C(1) << 30);
+}
+
 /* Give back what a failed growth took: posix_fallocate can fail part of
    the way and keep what it got (ext4 keeps the blocks and the larger file
    size), which would leave the file longer and the file system full.
@@ -549,19 +571,44 @@ int fmr_heap_grow(struct fmr_heap *heap, uint64_t min_bytes)
                     heap->path, (unsigned long long)need,
                     (unsigned long long)heap->reserved);
 
-  /* Grow by half the size, at least 4 MiB and at most 1 GiB, or what the
-     request needs: few growths (each costs a disk flush), little
-     overshoot.  Near a full disk or a size limit, just what is needed. */
-  uint64_t step = old / 2;
-  if (step > GROWTH_CAP)
-    step = GROWTH_CAP;
-  if (step < GROWTH_MIN)
-    step = GROWTH_MIN;
+  /* More than the file system has free is refused before anything is
+     touched: posix_fallocate would first take every free block (ext4
+     keeps what it got until the give-back below), so every other
+     process on the machine would meet ENOSPC for a while, and the
+     growth would fail anyway (issue 11). */
+  uint64_t avail = disk_free(heap->fd);
+  if (need > avail)
+    return fmr_fail(FMR_ENOSPC,
+                    "heap %s cannot grow by %llu bytes (%.2f GiB): its file "
+                    "system has only %llu bytes (%.2f GiB) free; free some "
+                    "disk space or move the heap to a larger file system",
+                    heap->path, (unsigned long long)need, gib(need),
+                    (unsigned long long)avail, gib(avail));
+
+  /* Grow by the heap's growth_step if it has one, else by half the size,
+     at least 4 MiB and at most 1 GiB; and at least what the request
+     needs: few growths (each costs a disk flush), little overshoot.
+     Near a size limit, just what is left.  A step past the request is
+     taken only if it leaves at least half the free disk space: a step
+     that would nearly fill the disk takes just what is needed, so the
+     heap never holds much more disk than its data beside a full disk. */
+  uint64_t step = heap->growth_step;
+  if (step == 0) {
+    step = old / 2;
+    if (step > GROWTH_CAP)
+      step = GROWTH_CAP;
+    if (step < GROWTH_MIN)
+      step = GROWTH_MIN;
+  }
+  if (step > room)
+    step = room;
   if (step < need)
     step = need;
   step = round_up(step, unit);
   if (step > room)
     step = room;
+  if (step > need && avail != UINT64_MAX && step > avail / 2)
+    step = need;
   /* The file's real size now, which a failed growth gives back to (it can
      be longer than heap->file_size: a partial page past the heap). */
   if (fstat(heap->fd, &st) != 0)
@@ -691,6 +738,17 @@ static int format_new(struct fmr_heap *heap, uint64_t initial, uint64_t max,
                       const uint8_t *uuid)
 {
   int rc;
+  /* A size the file system cannot hold is refused at once (see
+     fmr_heap_grow): posix_fallocate would fill the disk first. */
+  uint64_t avail = disk_free(heap->fd);
+  if (initial > avail)
+    return fmr_fail(FMR_ENOSPC,
+                    "cannot make %s of %llu bytes (%.2f GiB): its file "
+                    "system has only %llu bytes (%.2f GiB) free; ask for a "
+                    "smaller initial size (the heap grows as needed) or "
+                    "free some disk space",
+                    heap->path, (unsigned long long)initial, gib(initial),
+                    (unsigned long long)avail, gib(avail));
   heap->file_size = initial;
   rc = reserve_disk(heap, 0, initial);
   if (rc != FMR_OK)
@@ -789,6 +847,27 @@ static int reserve_existing(struct fmr_heap *heap)
 {
   if (!may_have_holes(heap->fd, heap->file_size))
     return FMR_OK;
+  /* Holes larger than the free space are refused before the fallocate,
+     which would take every free block, fail, and keep them (ext4 keeps
+     the blocks it got inside the file's size: nothing gives them back),
+     leaving the disk full for every process.  st_blocks may count a
+     partial page past the heap: the estimate of what is missing can
+     only be low, so the fallocate stays the last word. */
+  struct stat st;
+  uint64_t avail = disk_free(heap->fd);
+  if (avail != UINT64_MAX && fstat(heap->fd, &st) == 0) {
+    uint64_t have = (uint64_t)st.st_blocks * 512;
+    uint64_t missing = have < heap->file_size ? heap->file_size - have : 0;
+    if (missing > avail)
+      return fmr_fail(
+          FMR_ENOSPC,
+          "cannot open %s for writing: its %llu bytes are not all on disk "
+          "(a sparse copy, or holes punched in it), %llu bytes are "
+          "missing and its file system has only %llu free; free space "
+          "there, or open it read-only",
+          heap->path, (unsigned long long)heap->file_size,
+          (unsigned long long)missing, (unsigned long long)avail);
+  }
   int err = posix_fallocate(heap->fd, 0, (off_t)heap->file_size);
   if (err == 0)
     return FMR_OK;
@@ -1089,6 +1168,7 @@ static int open_scratch(const char *path, const fmr_options *o,
     free(dir);
     return fmr_fail(FMR_ENOMEM, "out of memory");
   }
+  heap->growth_step = o->growth_step;
   /* A file with no name: nothing is left behind, even after kill -9. */
   heap->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (heap->fd < 0 && errno != ENOENT && errno != EACCES && errno != ENOTDIR) {
@@ -1269,7 +1349,8 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
   if (initial < MIN_INITIAL_SIZE)
     initial = MIN_INITIAL_SIZE;
   uint64_t max = o.max_size ? o.max_size : DEFAULT_MAX_SIZE;
-  if (initial > UINT64_MAX / 2 || max > UINT64_MAX / 2)
+  if (initial > UINT64_MAX / 2 || max > UINT64_MAX / 2 ||
+      o.growth_step > UINT64_MAX / 2)
     return fmr_fail(FMR_ETOOBIG, "fmr_open: sizes are too large");
   initial = round_up(initial, page_size());
   max = round_up(max, GROWTH_UNIT);
@@ -1358,6 +1439,7 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
         rc = fmr_fail(FMR_ENOMEM, "out of memory");
         goto out;
       }
+      heap->growth_step = o.growth_step;
       /* Returns with registry_lock held again. */
       rc = create_file(heap, &o, initial, max);
       if (rc == FMR_EEXIST) {
@@ -1380,6 +1462,7 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
       rc = fmr_fail(FMR_ENOMEM, "out of memory");
       goto out;
     }
+    heap->growth_step = o.growth_step;
     /* Enter the heap in the registry, marked opening, and open the file
        without registry_lock: opens of other files go on meanwhile, and
        opens of this one wait for the outcome (and then share the heap),

@@ -598,6 +598,204 @@ START_TEST(test_growth_retry_gives_back)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Free space checked before reserving (issue 11)                       */
+
+static int open_opts(const char *path, int mode, uint64_t initial,
+                     uint64_t step, fmr_heap **heap_out)
+{
+  fmr_options o;
+  fmr_options_init(&o);
+  o.mode = mode;
+  o.flags = mode == FMR_MODE_PERSISTENT ? FMR_OPEN_CREATE : 0;
+  o.initial_size = initial;
+  o.growth_step = step;
+  return fmr_open(path, &o, heap_out);
+}
+
+/* The message of a refusal by the statvfs check, not by a fallocate that
+   ran out part of the way. */
+static void assert_refused_at_once(void)
+{
+  const char *msg = fmr_errmsg();
+  ck_assert_msg(strstr(msg, "has only") != NULL && strstr(msg, "free") != NULL,
+                "not the free-space message: %s", msg);
+}
+
+/* A heap larger than the file system's free space is refused with
+   FMR_ENOSPC before any block is taken: nothing is left in the
+   directory and the free space is as before (the old create filled the
+   disk first, then failed).  A size that fits works. */
+START_TEST(test_create_larger_than_disk)
+{
+  struct smallfs fs;
+  if (smallfs_mount(&fs, 0, 16 * TU_MIB, "test_create_larger_than_disk") != 0)
+    return;
+  char *path = tu_path(fs.dir, "big.fmr");
+  fmr_heap *heap;
+  uint64_t avail0 = fs_avail(fs.dir);
+  ck_assert_uint_lt(avail0, 64 * TU_MIB);
+  ck_assert_fmr(open_opts(path, FMR_MODE_PERSISTENT, 64 * TU_MIB, 0, &heap),
+                FMR_ENOSPC);
+  assert_refused_at_once();
+  ck_assert_ptr_null(heap);
+  ck_assert_int_eq(tu_count_entries(fs.dir), 0);
+  ck_assert_uint_eq(fs_avail(fs.dir), avail0);
+  /* A scratch heap likewise. */
+  ck_assert_fmr(open_opts(fs.dir, FMR_MODE_SCRATCH, 64 * TU_MIB, 0, &heap),
+                FMR_ENOSPC);
+  assert_refused_at_once();
+  ck_assert_int_eq(tu_count_entries(fs.dir), 0);
+  ck_assert_uint_eq(fs_avail(fs.dir), avail0);
+  ck_assert_fmr_ok(open_opts(path, FMR_MODE_PERSISTENT, 4 * TU_MIB, 0, &heap));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 4 * TU_MIB);
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  smallfs_umount(&fs);
+}
+END_TEST
+
+/* A growth larger than the free space is refused at once: the file keeps
+   its size, its blocks and its records, the free space is untouched, and
+   a growth that fits still works. */
+START_TEST(test_growth_larger_than_disk)
+{
+  struct smallfs fs;
+  if (smallfs_mount(&fs, 0, 16 * TU_MIB, "test_growth_larger_than_disk") != 0)
+    return;
+  char *path = tu_path(fs.dir, "grow.fmr");
+  fmr_heap *heap;
+  void *p;
+  uint64_t id;
+  ck_assert_fmr_ok(open_opts(path, FMR_MODE_PERSISTENT, TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
+  tu_fill(p, 4000, 9);
+  ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "r", NULL, 0, 0, &id));
+  ck_assert_fmr_ok(fmr_sync(heap));
+  struct stat before, after;
+  ck_assert_int_eq(stat(path, &before), 0);
+  uint64_t avail0 = fs_avail(fs.dir);
+  ck_assert_fmr(fmr_malloc(heap, 64 * TU_MIB, &p), FMR_ENOSPC);
+  assert_refused_at_once();
+  ck_assert_int_eq(stat(path, &after), 0);
+  ck_assert_int_eq(after.st_size, before.st_size);
+  ck_assert_int_eq(after.st_blocks, before.st_blocks);
+  ck_assert_uint_eq(tu_stat(heap).file_size, TU_MIB);
+  ck_assert_uint_eq(fs_avail(fs.dir), avail0);
+  ck_assert_fmr_ok(fmr_malloc(heap, 2 * TU_MIB, &p));
+  memset(p, 7, 2 * TU_MIB);
+  fmr_record rec;
+  fmr_record_init(&rec);
+  ck_assert_fmr_ok(fmr_record_find(heap, "r", &rec));
+  ck_assert(tu_verify(rec.payload, 4000, 9));
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  smallfs_umount(&fs);
+}
+END_TEST
+
+/* growth_step on a real file system: honoured (and its blocks reserved)
+   while it leaves at least half the free space; with less free, the
+   growth takes only what the allocation needs, so the heap does not eat
+   the rest of a nearly full disk. */
+START_TEST(test_growth_step_near_full)
+{
+  struct smallfs fs;
+  if (smallfs_mount(&fs, 0, 96 * TU_MIB, "test_growth_step_near_full") != 0)
+    return;
+  char *path = tu_path(fs.dir, "step.fmr");
+  fmr_heap *heap;
+  void *p, *q;
+  ck_assert_fmr_ok(
+      open_opts(path, FMR_MODE_PERSISTENT, TU_MIB, 32 * TU_MIB, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 2 * TU_MIB, &p));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 33 * TU_MIB);
+  ck_assert_uint_ge(blocks_of(path), 33 * TU_MIB);
+  /* Take what is free in the heap, and leave about 40 MiB on disk: a
+     32 MiB step would leave less than half of it. */
+  fmr_stats st = tu_stat(heap);
+  ck_assert_fmr_ok(fmr_malloc(heap, st.largest_free - 64 * TU_KIB, &q));
+  ck_assert_int_eq(fill_fs(fs.dir, "fill", 40 * TU_MIB), 0);
+  uint64_t avail = fs_avail(fs.dir);
+  ck_assert_uint_lt(avail, 64 * TU_MIB);
+  ck_assert_uint_gt(avail, 32 * TU_MIB);
+  ck_assert_fmr_ok(fmr_malloc(heap, TU_MIB, &p));
+  uint64_t size = tu_stat(heap).file_size;
+  ck_assert_uint_gt(size, 33 * TU_MIB);
+  ck_assert_uint_le(size, 34 * TU_MIB);
+  ck_assert_int_eq(tu_file_size(path), (int64_t)size);
+  ck_assert_uint_ge(blocks_of(path), size);
+  memset(p, 1, TU_MIB);
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  smallfs_umount(&fs);
+}
+END_TEST
+
+/* A writer open of a sparse copy whose holes need more than the free
+   space is refused before the fallocate: on ext4 a fallocate that runs
+   out keeps the blocks it got inside the file, so the open used to fail
+   and leave the disk full. */
+static int sparse_partial_child(void *arg)
+{
+  struct sparse_args *a = arg;
+  char *copy = tu_path(a->dir, "copy.fmr");
+  CHILD_CHECK(sparse_copy(a->orig, copy) == 0);
+  uint64_t size = (uint64_t)tu_file_size(copy);
+  uint64_t blocks = blocks_of(copy);
+  CHILD_CHECK(blocks < size / 4);
+  CHILD_CHECK(fill_fs(a->dir, "fill", 4 * TU_MIB) == 0);
+  uint64_t avail0 = fs_avail(a->dir);
+  CHILD_CHECK(avail0 > TU_MIB && avail0 < size - blocks);
+  fmr_heap *heap;
+  CHILD_CHECK_RC(tu_open(copy, 0, &heap), FMR_ENOSPC);
+  CHILD_CHECK(strstr(fmr_errmsg(), "missing") != NULL);
+  CHILD_CHECK(strstr(fmr_errmsg(), "read-only") != NULL);
+  if (blocks_of(copy) != blocks || fs_avail(a->dir) + 256 * TU_KIB < avail0) {
+    fprintf(stderr,
+            "refused open took blocks: file %llu -> %llu, free "
+            "%llu -> %llu\n",
+            (unsigned long long)blocks, (unsigned long long)blocks_of(copy),
+            (unsigned long long)avail0, (unsigned long long)fs_avail(a->dir));
+    _exit(95);
+  }
+  CHILD_CHECK_RC(tu_open(copy, FMR_OPEN_READONLY, &heap), 0);
+  CHILD_CHECK_RC(fmr_close(heap), 0);
+  free(copy);
+  return 0;
+}
+
+START_TEST(test_sparse_copy_no_partial_reserve)
+{
+  char *dir = tu_tmpdir();
+  char *orig = tu_path(dir, "orig.fmr");
+  fmr_heap *heap;
+  void *p;
+  uint64_t id;
+  ck_assert_fmr_ok(
+      tu_open_sized(orig, FMR_OPEN_CREATE, 24 * TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
+  tu_fill(p, 4000, 17);
+  ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "a", NULL, 0, 0, &id));
+  ck_assert_fmr_ok(fmr_close(heap));
+  struct smallfs fs;
+  if (smallfs_mount(&fs, 1, 96 * TU_MIB,
+                    "test_sparse_copy_no_partial_reserve") != 0)
+    goto done;
+  struct sparse_args a = {orig, fs.dir};
+  int status = tu_wait(tu_fork(sparse_partial_child, &a));
+  smallfs_umount(&fs);
+  ck_assert_msg(!TU_SIGNALED(status), "child killed by signal %d",
+                status - 256);
+  ck_assert_msg(status == 0, "child exited with %d", status);
+done:
+  free(orig);
+  free(dir);
+}
+END_TEST
+
 static Suite *diskfull_suite(void)
 {
   Suite *s = suite_create("diskfull");
@@ -610,6 +808,10 @@ static Suite *diskfull_suite(void)
   tcase_add_test(tc, test_punched_hole_reserved);
   tcase_add_test(tc, test_failed_growth_gives_back);
   tcase_add_test(tc, test_growth_retry_gives_back);
+  tcase_add_test(tc, test_create_larger_than_disk);
+  tcase_add_test(tc, test_growth_larger_than_disk);
+  tcase_add_test(tc, test_growth_step_near_full);
+  tcase_add_test(tc, test_sparse_copy_no_partial_reserve);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -211,6 +212,138 @@ START_TEST(test_max_size_single)
 }
 END_TEST
 
+static int open_step(const char *path, unsigned flags, uint64_t initial,
+                     uint64_t step, fmr_heap **heap_out)
+{
+  fmr_options o;
+  fmr_options_init(&o);
+  o.flags = flags;
+  o.initial_size = initial;
+  o.growth_step = step;
+  return fmr_open(path, &o, heap_out);
+}
+
+/* Take every free byte of HEAP but KEEP (NULL if no more is free), so that the
+   next allocation larger than KEEP must grow the file. */
+static void *hold_all_but(fmr_heap *heap, uint64_t keep)
+{
+  fmr_stats st = tu_stat(heap);
+  void *p;
+  if (st.largest_free <= keep)
+    return NULL;
+  ck_assert_fmr_ok(fmr_malloc(heap, st.largest_free - keep, &p));
+  return p;
+}
+
+/* fmr_options.growth_step (issue 11): each growth adds that much, not
+   the default half of the file (at least 4 MiB), and at least what the
+   allocation needs; the file keeps its blocks reserved (st_blocks). */
+START_TEST(test_growth_step)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "step.fmr");
+  fmr_heap *heap;
+  void *p, *q, *r;
+  ck_assert_fmr_ok(
+      open_step(path, FMR_OPEN_CREATE, TU_MIB, 16 * TU_MIB, &heap));
+  ck_assert_uint_eq(tu_stat(heap).file_size, TU_MIB);
+  ck_assert_fmr_ok(fmr_malloc(heap, 2 * TU_MIB, &p));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 17 * TU_MIB);
+  ck_assert_int_eq(tu_file_size(path), (int64_t)(17 * TU_MIB));
+  struct stat sb;
+  ck_assert_int_eq(stat(path, &sb), 0);
+  ck_assert_uint_ge((uint64_t)sb.st_blocks * 512, 17 * TU_MIB);
+  /* Again, from a larger file: still the same step. */
+  q = hold_all_but(heap, 64 * TU_KIB);
+  ck_assert_fmr_ok(fmr_malloc(heap, TU_MIB, &r));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 33 * TU_MIB);
+  ck_assert_fmr_ok(fmr_free(heap, q));
+  ck_assert_fmr_ok(fmr_free(heap, r));
+  ck_assert_fmr_ok(fmr_free(heap, p));
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(heap));
+  /* The step belongs to an open, not to the file: reopened without one,
+     the default step applies (half of 33 MiB). */
+  ck_assert_fmr_ok(tu_open(path, 0, &heap));
+  q = hold_all_but(heap, 64 * TU_KIB);
+  ck_assert_fmr_ok(fmr_malloc(heap, TU_MIB, &r));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 33 * TU_MIB + 33 * TU_MIB / 2);
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  free(dir);
+}
+END_TEST
+
+/* A step smaller than the allocation: the file grows by what the
+   allocation needs; a small step gives small growths. */
+START_TEST(test_growth_step_small)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "small.fmr");
+  fmr_heap *heap;
+  void *p, *q;
+  ck_assert_fmr_ok(
+      open_step(path, FMR_OPEN_CREATE, TU_MIB, 256 * TU_KIB, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 8 * TU_MIB, &p));
+  uint64_t size = tu_stat(heap).file_size;
+  ck_assert_uint_ge(size, 8 * TU_MIB);
+  ck_assert_uint_le(size, 9 * TU_MIB);
+  memset(p, 1, 8 * TU_MIB);
+  q = hold_all_but(heap, 64 * TU_KIB);
+  ck_assert_fmr_ok(fmr_malloc(heap, 128 * TU_KIB, &p));
+  ck_assert_uint_eq(tu_stat(heap).file_size, size + 256 * TU_KIB);
+  if (q != NULL)
+    ck_assert_fmr_ok(fmr_free(heap, q));
+  ck_assert_fmr_ok(fmr_check(heap, NULL, NULL));
+  ck_assert_fmr_ok(fmr_close(heap));
+  free(path);
+  free(dir);
+}
+END_TEST
+
+/* A caller built before growth_step (a struct_size that stops short of
+   it) gets the default step, whatever its memory holds past the end; a
+   scratch heap takes the step too; a step too large to be a size is
+   refused, creating nothing. */
+START_TEST(test_growth_step_abi)
+{
+  char *dir = tu_tmpdir();
+  char *path = tu_path(dir, "old.fmr");
+  fmr_heap *heap;
+  void *p;
+  fmr_options o;
+  memset(&o, 0x5a, sizeof o);
+  fmr_options_init_size(&o, offsetof(fmr_options, growth_step));
+  ck_assert_uint_eq(o.struct_size, offsetof(fmr_options, growth_step));
+  ck_assert_uint_eq(o.growth_step, UINT64_C(0x5a5a5a5a5a5a5a5a));
+  o.flags = FMR_OPEN_CREATE;
+  o.initial_size = TU_MIB;
+  o.growth_step = 16 * TU_MIB; /* past struct_size: never read */
+  ck_assert_fmr_ok(fmr_open(path, &o, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 2 * TU_MIB, &p));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 5 * TU_MIB); /* 1 + 4 MiB */
+  ck_assert_fmr_ok(fmr_close(heap));
+
+  fmr_options_init(&o);
+  o.mode = FMR_MODE_SCRATCH;
+  o.initial_size = TU_MIB;
+  o.growth_step = 8 * TU_MIB;
+  ck_assert_fmr_ok(fmr_open(dir, &o, &heap));
+  ck_assert_fmr_ok(fmr_malloc(heap, 2 * TU_MIB, &p));
+  ck_assert_uint_eq(tu_stat(heap).file_size, 9 * TU_MIB);
+  ck_assert_fmr_ok(fmr_close(heap));
+
+  char *none = tu_path(dir, "none.fmr");
+  ck_assert_fmr(open_step(none, FMR_OPEN_CREATE, 0, UINT64_MAX, &heap),
+                FMR_ETOOBIG);
+  ck_assert_ptr_null(heap);
+  ck_assert_int_eq(tu_file_size(none), -1);
+  free(none);
+  free(path);
+  free(dir);
+}
+END_TEST
+
 static Suite *growth_suite(void)
 {
   Suite *s = suite_create("growth");
@@ -220,6 +353,9 @@ static Suite *growth_suite(void)
   tcase_add_test(tc, test_grow_committed_persist);
   tcase_add_test(tc, test_max_size);
   tcase_add_test(tc, test_max_size_single);
+  tcase_add_test(tc, test_growth_step);
+  tcase_add_test(tc, test_growth_step_small);
+  tcase_add_test(tc, test_growth_step_abi);
   suite_add_tcase(s, tc);
   TCase *big = tcase_create("gib");
   tu_timeout(big, 300);

@@ -81,8 +81,19 @@ check_flag <- function(x, what) {
 #' @param filepath Path of the heap file.  In `"scratch"` mode, a
 #'   directory (or a file whose directory is used) where an anonymous heap
 #'   file is made; nothing is left there afterwards.
-#' @param size_gb Initial size of a new heap file in GiB (`NULL`: the
-#'   library's default of 1 MiB).  The heap grows as needed.
+#' @param size_gb A hint: about how large, in GiB, the heap is expected
+#'   to get (`NULL`: no hint).  The file takes the disk its data needs,
+#'   not `size_gb`: a new file starts at `size_gb` or 64 MiB, whichever is
+#'   smaller (1 MiB without a hint), and grows on demand in steps of
+#'   `size_gb / 8`, at least 4 MiB and at most 1 GiB (without a hint:
+#'   half the file, 4 MiB to 1 GiB).  Each step's disk blocks are
+#'   reserved as it is taken, so a full disk is an R error, never a
+#'   crash; a step that would leave less than half the free disk space
+#'   takes only what the allocation needs.  A `size_gb` larger than the
+#'   free space of the file system (for users other than root) is an
+#'   error at once, and nothing is created.  For an existing file only
+#'   the growth step is used.  The heap can grow past `size_gb`, up to
+#'   `max_size_gb`.
 #' @param mode `"persistent"` (objects can be named and outlive the
 #'   session) or `"scratch"` (nothing survives).
 #' @param readonly If `TRUE`, open an existing persistent heap file for

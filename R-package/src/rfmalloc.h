@@ -169,7 +169,7 @@ void rfm_fail(int code, const char *what);
 rfm_runtime *rfm_runtime_get(SEXP rt, int need_writable);
 SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
                       unsigned flags);
-SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
+SEXP rfm_runtime_open_ex(const char *path, int mode, double size_hint,
                          double max_size, unsigned flags);
 /* The open persistent runtime of PATH in this process, or R_NilValue
    (scratch runtimes are never found: each open is its own).  */

@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 SEXP rfm_runtime_tag, rfm_vector_tag;
@@ -485,13 +488,58 @@ SEXP rfm_runtime_open(const char *path, int mode, double initial_size,
   return rfm_runtime_open_ex(path, mode, initial_size, 0, flags);
 }
 
+/* How a size hint (open_fmalloc's size_gb, in bytes) becomes the
+   library's options (issue 11): the whole initial size is reserved on
+   disk at once, so a new file starts at no more than RFM_FIRST_SIZE and
+   grows in steps of an eighth of the hint, between RFM_STEP_MIN and
+   RFM_STEP_MAX (the library cuts a step to what the allocation needs
+   when it would leave less than half the free disk). */
+#define RFM_FIRST_SIZE (64.0 * 1048576.0)
+#define RFM_STEP_MIN   (4.0 * 1048576.0)
+#define RFM_STEP_MAX   (1024.0 * 1048576.0)
+#define RFM_DEFAULT_MAX (256.0 * 1073741824.0) /* the library's default */
+
+/* Bytes free for unprivileged users on the file system where the heap
+   of PATH is made (its directory; a scratch PATH may be the directory
+   itself), or -1 when statvfs cannot tell. */
+static double dir_free(const char *path, int mode)
+{
+  struct statvfs v;
+  struct stat sb;
+  const char *dir = path;
+  char *copy = NULL;
+  if (!(mode == FMR_MODE_SCRATCH && stat(path, &sb) == 0 &&
+        S_ISDIR(sb.st_mode))) {
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+      dir = ".";
+    } else if (slash == path) {
+      dir = "/";
+    } else {
+      copy = malloc((size_t)(slash - path) + 1);
+      if (copy == NULL)
+        return -1;
+      memcpy(copy, path, (size_t)(slash - path));
+      copy[slash - path] = '\0';
+      dir = copy;
+    }
+  }
+  int rc = statvfs(dir, &v);
+  free(copy);
+  if (rc != 0 || v.f_blocks == 0)
+    return -1;
+  return (double)v.f_bavail * (double)v.f_frsize;
+}
+
 /* Each open of a scratch heap is a runtime of its own (an anonymous file
    in the directory PATH); a persistent PATH open in this process gives
    its runtime, which must then be open for the access FLAGS ask for
    (FMR_OPEN_READONLY or not; without FMR_OPEN_CREATE, a file locked by
-   another writer is opened read-only).  MAX_SIZE: bytes of address space
-   to reserve, 0 for the library's default.  */
-SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
+   another writer is opened read-only).  SIZE_HINT: bytes the caller
+   expects the heap to need, 0 for none; a new file larger than the free
+   disk is an R error that creates nothing.  MAX_SIZE: bytes of address
+   space to reserve, 0 for the library's default.  */
+SEXP rfm_runtime_open_ex(const char *path, int mode, double size_hint,
                          double max_size, unsigned flags)
 {
   SEXP found =
@@ -512,7 +560,31 @@ SEXP rfm_runtime_open_ex(const char *path, int mode, double initial_size,
   fmr_options_init(&options);
   options.mode = mode;
   options.flags = flags;
-  options.initial_size = initial_size > 0 ? (uint64_t)initial_size : 0;
+  if (size_hint > 0 && !(flags & FMR_OPEN_READONLY)) {
+    struct stat sb;
+    int creating = mode == FMR_MODE_SCRATCH ||
+                   (stat(path, &sb) != 0 && errno == ENOENT);
+    double avail = creating ? dir_free(path, mode) : -1;
+    if (avail >= 0 && size_hint > avail)
+      Rf_error("cannot create fmalloc heap '%s': size_gb asks for %.2f GiB, "
+               "but its file system has only %.2f GiB free.  size_gb is a "
+               "hint (the file starts small and grows as its data needs): "
+               "pass a smaller one, or free some disk space",
+               path, size_hint / 1073741824.0, avail / 1073741824.0);
+    double first = size_hint < RFM_FIRST_SIZE ? size_hint : RFM_FIRST_SIZE;
+    double step = size_hint / 8;
+    if (step < RFM_STEP_MIN)
+      step = RFM_STEP_MIN;
+    if (step > RFM_STEP_MAX)
+      step = RFM_STEP_MAX;
+    options.initial_size = (uint64_t)first;
+    options.growth_step = (uint64_t)step;
+    /* A new heap may still grow to the hint if it is past the default
+       reservation (and fits the disk, checked above). */
+    if (max_size <= 0 && avail >= 0 && size_hint > RFM_DEFAULT_MAX &&
+        size_hint < 0x1p62)
+      max_size = size_hint;
+  }
   options.max_size = max_size > 0 ? (uint64_t)max_size : 0;
   fmr_heap *heap = NULL;
   int rc = fmr_open(path, &options, &heap);

@@ -422,3 +422,63 @@ test_that("a data pointer held across cleanup_fmalloc(force = TRUE) cannot fault
   rm(x, y, p, p2)
   invisible(gc())
 })
+
+# bytes of disk the file at PATH takes (st_blocks), from du; NA without du
+disk_bytes <- function(path) {
+  if (!nzchar(Sys.which("du"))) {
+    return(NA_real_)
+  }
+  out <- system2("du", c("-k", shQuote(path)), stdout = TRUE)
+  as.numeric(strsplit(out[[1]], "\t", fixed = TRUE)[[1]][[1]]) * 1024
+}
+
+test_that("size_gb is a hint: the file takes the disk its data needs", {
+  path <- heap_file()
+  rt <- open_fmalloc(path, size_gb = 8)
+  x <- create_fmalloc_vector("double", 2^20, runtime = rt) # 8 MiB
+  x[] <- seq_len(2^20)
+  fmalloc_save(x, "x", runtime = rt)
+  expect_lt(file.size(path), 100 * 2^20)
+  bytes <- disk_bytes(path)
+  if (!is.na(bytes)) {
+    expect_lt(bytes, 100 * 2^20)
+    # the blocks of the file are reserved, not a sparse promise
+    expect_gte(bytes, file.size(path) * 0.99)
+  }
+  # it grows on demand past its first size, in steps of size_gb / 8
+  y <- create_fmalloc_vector("double", 2^24, runtime = rt) # 128 MiB
+  y[] <- 1
+  expect_gt(file.size(path), 128 * 2^20)
+  expect_lt(file.size(path), 128 * 2^20 + 1.2 * 2^30)
+  expect_equal(sum(x), sum(as.numeric(seq_len(2^20))))
+  expect_equal(sum(y), 2^24)
+  rm(x, y)
+  gc()
+  cleanup_fmalloc(rt)
+  # a small hint gives a small file
+  p2 <- heap_file()
+  rt2 <- open_fmalloc(p2, size_gb = 0.01)
+  expect_lte(file.size(p2), 0.01 * 2^30 + 2^16)
+  cleanup_fmalloc(rt2)
+})
+
+test_that("size_gb larger than the free disk is an error that creates nothing", {
+  d <- heap_dir()
+  path <- file.path(d, "huge.fmr")
+  expect_error(open_fmalloc(path, size_gb = 2^30),
+               "size_gb asks for .* GiB, but its file system has only .* GiB free")
+  expect_false(file.exists(path))
+  expect_identical(list.files(d, all.files = TRUE, no.. = TRUE), character())
+  expect_error(init_fmalloc(path, size_gb = 2^30), "GiB free")
+  expect_false(file.exists(path))
+  expect_error(open_fmalloc(d, size_gb = 2^30, mode = "scratch"), "GiB free")
+  expect_identical(list.files(d, all.files = TRUE, no.. = TRUE), character())
+  # an existing file opens whatever the hint: only its growth step is taken
+  rt <- open_fmalloc(path)
+  cleanup_fmalloc(rt)
+  size <- file.size(path)
+  rt <- open_fmalloc(path, size_gb = 2^30)
+  expect_s3_class(rt, "fmalloc_runtime")
+  expect_equal(file.size(path), size)
+  cleanup_fmalloc(rt)
+})
