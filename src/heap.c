@@ -1328,6 +1328,17 @@ FMR_EXPORT int fmr_open(const char *path, const fmr_options *options,
     return fmr_fail(FMR_EINVAL, "fmr_open: a path and heap_out are required");
   fmr_options_init(&o);
   if (options != NULL) {
+    if (options->struct_size > sizeof o &&
+        options->struct_size <= (size_t)4096)
+      /* An fmr_options larger than ours: the caller was compiled against
+         a newer <fmalloc-r.h> than the library it runs with. */
+      return fmr_fail(FMR_EINVAL,
+                      "fmr_open: the options structure (%zu bytes) is "
+                      "larger than this libfmalloc-r %s knows (%zu): the "
+                      "program was compiled against a newer fmalloc-r.h "
+                      "than the library it loaded; rebuild it, or make "
+                      "it load the library it was built with",
+                      options->struct_size, FMR_VERSION_STRING, sizeof o);
     if (options->struct_size <
             offsetof(fmr_options, file_mode) + sizeof options->file_mode ||
         options->struct_size > sizeof o)
