@@ -46,8 +46,9 @@ step () {                               # step NAME ok|FAILED
   [ "$2" = ok ] || status=1
 }
 
-# 1. A clean copy of the tree.
-rm -rf "$out/src"
+# 1. A clean copy of the tree (and no packages of an earlier run).
+rm -rf "$out/src" "$out/rpkg"
+rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
 mkdir -p "$out/src"
 if git -C "$srcdir" rev-parse --git-dir > /dev/null 2>&1; then
   (cd "$srcdir" && git ls-files -z --cached --others --exclude-standard \
@@ -88,7 +89,6 @@ fi
 
 # 4. No rpath in the R package's shared object.
 rdeb=$(ls "$out"/r-cran-rfmalloc_*.deb)
-rm -rf "$out/rpkg"
 dpkg-deb -x "$rdeb" "$out/rpkg"
 so=$(find "$out/rpkg" -name Rfmalloc.so | head -1)
 if [ -n "$so" ] && readelf -d "$so" | grep -q 'NEEDED.*libfmalloc-r\.so\.0' \
