@@ -401,24 +401,30 @@ static int sparse_child(void *arg)
 /* Item 3 of issue 10: a writer open of a sparse copy of a heap on a full
    file system died with SIGBUS.  It now fails with FMR_ENOSPC and leaves
    the file as it was; a reader open still works and allocates nothing. */
-START_TEST(test_sparse_copy_full_fs)
+/* Make a heap of INITIAL bytes holding one record "a" (4000 bytes of
+   pattern 17), mount a small file system (smallfs_mount's EXT4 and
+   BYTES; NAME for its messages), and run CHILD on the heap and the
+   mount's directory in a child process, which must exit 0.  Skips
+   (returns) when the file system cannot be mounted. */
+static void run_sparse_copy_child(uint64_t initial, int ext4, uint64_t bytes,
+                                  const char *name, int (*child)(void *))
 {
   char *dir = tu_tmpdir();
   char *orig = tu_path(dir, "orig.fmr");
   fmr_heap *heap;
   void *p;
   uint64_t id;
-  ck_assert_fmr_ok(tu_open_sized(orig, FMR_OPEN_CREATE, 4 * TU_MIB, 0, &heap));
+  ck_assert_fmr_ok(tu_open_sized(orig, FMR_OPEN_CREATE, initial, 0, &heap));
   ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
   tu_fill(p, 4000, 17);
   ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "a", NULL, 0, 0, &id));
   ck_assert_fmr_ok(fmr_close(heap));
 
   struct smallfs fs;
-  if (smallfs_mount(&fs, 0, 8 * TU_MIB, "test_sparse_copy_full_fs") != 0)
+  if (smallfs_mount(&fs, ext4, bytes, name) != 0)
     goto done;
   struct sparse_args a = {orig, fs.dir};
-  int status = tu_wait(tu_fork(sparse_child, &a));
+  int status = tu_wait(tu_fork(child, &a));
   smallfs_umount(&fs);
   ck_assert_msg(!TU_SIGNALED(status), "child killed by signal %d",
                 status - 256);
@@ -426,6 +432,12 @@ START_TEST(test_sparse_copy_full_fs)
 done:
   free(orig);
   free(dir);
+}
+
+START_TEST(test_sparse_copy_full_fs)
+{
+  run_sparse_copy_child(4 * TU_MIB, 0, 8 * TU_MIB, "test_sparse_copy_full_fs",
+                        sparse_child);
 }
 END_TEST
 
@@ -769,30 +781,9 @@ static int sparse_partial_child(void *arg)
 
 START_TEST(test_sparse_copy_no_partial_reserve)
 {
-  char *dir = tu_tmpdir();
-  char *orig = tu_path(dir, "orig.fmr");
-  fmr_heap *heap;
-  void *p;
-  uint64_t id;
-  ck_assert_fmr_ok(
-      tu_open_sized(orig, FMR_OPEN_CREATE, 24 * TU_MIB, 0, &heap));
-  ck_assert_fmr_ok(fmr_malloc(heap, 4000, &p));
-  tu_fill(p, 4000, 17);
-  ck_assert_fmr_ok(fmr_commit(heap, p, 1, 4000, "a", NULL, 0, 0, &id));
-  ck_assert_fmr_ok(fmr_close(heap));
-  struct smallfs fs;
-  if (smallfs_mount(&fs, 1, 96 * TU_MIB,
-                    "test_sparse_copy_no_partial_reserve") != 0)
-    goto done;
-  struct sparse_args a = {orig, fs.dir};
-  int status = tu_wait(tu_fork(sparse_partial_child, &a));
-  smallfs_umount(&fs);
-  ck_assert_msg(!TU_SIGNALED(status), "child killed by signal %d",
-                status - 256);
-  ck_assert_msg(status == 0, "child exited with %d", status);
-done:
-  free(orig);
-  free(dir);
+  run_sparse_copy_child(24 * TU_MIB, 1, 96 * TU_MIB,
+                        "test_sparse_copy_no_partial_reserve",
+                        sparse_partial_child);
 }
 END_TEST
 
