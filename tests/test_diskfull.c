@@ -398,9 +398,6 @@ static int sparse_child(void *arg)
   return 0;
 }
 
-/* Item 3 of issue 10: a writer open of a sparse copy of a heap on a full
-   file system died with SIGBUS.  It now fails with FMR_ENOSPC and leaves
-   the file as it was; a reader open still works and allocates nothing. */
 /* Make a heap of INITIAL bytes holding one record "a" (4000 bytes of
    pattern 17), mount a small file system (smallfs_mount's EXT4 and
    BYTES; NAME for its messages), and run CHILD on the heap and the
@@ -434,6 +431,9 @@ done:
   free(dir);
 }
 
+/* Item 3 of issue 10: a writer open of a sparse copy of a heap on a full
+   file system died with SIGBUS.  It now fails with FMR_ENOSPC and leaves
+   the file as it was; a reader open still works and allocates nothing. */
 START_TEST(test_sparse_copy_full_fs)
 {
   run_sparse_copy_child(4 * TU_MIB, 0, 8 * TU_MIB, "test_sparse_copy_full_fs",
